@@ -1,0 +1,40 @@
+//! The counting controller: ten ticks, one second apart, as `message` and `increment` events.
+//!
+//! `cargo run --example counting`, then open the printed URL. `PORT` overrides 3030.
+//! Ctrl-C stops the server; every open stream's `on_close` runs on the way out.
+
+use warp::Filter;
+use warp_eventstream::{event_stream, json};
+
+const PAGE: &str = include_str!("counting.html");
+
+#[tokio::main]
+async fn main() {
+    let counting = event_stream! {
+        route "/event/counting"
+        every 1s
+        until 10
+        event ["message", "increment"]
+        on_open { println!("Start counting") }
+        on_close |n| { println!("Counted to: {}", n) }
+        => |i| json!({ "msg": format!("Server count: {}", i) })
+    };
+    let page = warp::path::end().and(warp::get()).map(|| warp::reply::html(PAGE));
+
+    let port: u16 = match std::env::var("PORT") {
+        Ok(port) => port.parse().expect("PORT must be a port number"),
+        Err(_) => 3030,
+    };
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .expect("the port is free");
+    println!("Counting page: http://{}/", listener.local_addr().expect("bound"));
+
+    let server = warp::serve(page.or(counting)).incoming(listener).run();
+    // Returning from `main` drops the runtime, and with it every open stream: each one's
+    // `on_close` runs before the process exits.
+    tokio::select! {
+        () = server => {}
+        _ = tokio::signal::ctrl_c() => println!("Shutting down"),
+    }
+}

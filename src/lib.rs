@@ -1,0 +1,78 @@
+//! Declare a Server-Sent Events endpoint on [warp] in a few lines.
+//!
+//! [`event_stream!`] turns a declaration into an ordinary warp `Filter` that answers `GET` with a
+//! `text/event-stream` response: ticks on a timer, named events, ids a reconnecting browser
+//! resumes from, keep-alive comments, and an `on_close` hook that runs exactly once per
+//! connection however it ends.
+//!
+//! ```
+//! use warp_eventstream::{event_stream, json};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! let counting = event_stream! {
+//!     route "/event/counting"
+//!     every 10ms
+//!     until 3
+//!     event ["message", "increment"]
+//!     on_close |n| { println!("Counted to: {n}") }
+//!     => |i| json!({ "msg": format!("Server count: {i}") })
+//! };
+//!
+//! let response = warp::test::request().path("/event/counting").reply(&counting).await;
+//! assert_eq!(response.headers()["content-type"], "text/event-stream");
+//! let body = std::str::from_utf8(response.body()).unwrap();
+//! assert!(body.starts_with("id: 1\ndata: {\"msg\":\"Server count: 1\"}\n\nevent: increment\nid: 1\n"));
+//! assert!(body.ends_with("event: close\ndata: 3\n\n"));
+//! # }
+//! ```
+//!
+//! Serve it like any filter: `warp::serve(counting.or(other)).run(([127, 0, 0, 1], 3030)).await`.
+//! The guide (`docs/guide.md`) covers every clause and the browser side.
+//!
+//! # Design
+//!
+//! hyper polls each connection's stream directly as the response body: no task per connection,
+//! one timer per connection, and each tick is framed once into a single `Bytes` holding all of
+//! its events. Dropping the body (stream end, client gone, runtime shutdown) runs `on_close`.
+
+#![warn(missing_docs)]
+
+#[path = "../macros/mod.rs"]
+mod macros;
+
+mod close;
+mod duration;
+mod endpoint;
+mod frame;
+mod handler;
+mod last_event_id;
+mod route;
+mod ticks;
+mod validate;
+
+/// serde_json's `json!`, re-exported so `use warp_eventstream::{event_stream, json};` is all an
+/// endpoint needs.
+///
+/// ```
+/// use warp_eventstream::json;
+/// assert_eq!(json!({ "count": 3 }).to_string(), r#"{"count":3}"#);
+/// ```
+pub use serde_json::json;
+
+/// What macro expansions name. Not public API: it changes without notice.
+#[doc(hidden)]
+pub mod __private {
+    pub use core::option::Option::{None, Some};
+    pub use core::{compile_error, concat, stringify};
+    pub use std::time::Duration;
+
+    pub use crate::duration::parse as duration;
+    pub use crate::endpoint::Endpoint;
+    pub use crate::handler::{Json, Text, TickHandler};
+
+    /// Compile-time checks of literal clause arguments.
+    pub mod validate {
+        pub use crate::validate::{event_names, route, until};
+    }
+}

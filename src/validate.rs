@@ -1,0 +1,120 @@
+//! What the DSL checks at compile time: route paths, event names and `until` bounds.
+//!
+//! Each check is a `const fn` that panics with the caller's message, so a mistake in a literal
+//! becomes a compile error naming the clause. The same field rule serves runtime checks of
+//! computed values in [`crate::frame`].
+
+/// Whether `value` can be written after `event:` or `id:` without breaking the framing.
+///
+/// The `text/event-stream` grammar ends a field at CR or LF; an `id` holding NUL is ignored by
+/// conforming clients, so it is refused too.
+pub const fn is_field_value(value: &str, allow_nul: bool) -> bool {
+    let bytes = value.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\r' | b'\n' => return false,
+            0 if !allow_nul => return false,
+            _ => {}
+        }
+        i += 1;
+    }
+    true
+}
+
+/// Checks the source text of a `route` literal and returns the path between its quotes.
+///
+/// Reads `stringify!` output rather than the value so that a number or a raw string gets the
+/// clause's own message instead of a type error. Accepted: `"/"` or `"/seg/seg"` where each
+/// segment is non-empty and made of URI path characters (RFC 3986 `pchar` without `%`).
+pub const fn route(token: &'static str, error: &'static str) -> &'static str {
+    let bytes = token.as_bytes();
+    if bytes.len() < 3 || bytes[0] != b'"' || bytes[bytes.len() - 1] != b'"' || bytes[1] != b'/' {
+        panic!("{}", error);
+    }
+    let mut i = 1;
+    let mut segment_len = 0;
+    while i < bytes.len() - 1 {
+        let b = bytes[i];
+        if b == b'/' {
+            // An empty segment ("//") can never match a request; a trailing "/" is allowed
+            // only as the root route "/".
+            if i > 1 && segment_len == 0 {
+                panic!("{}", error);
+            }
+            segment_len = 0;
+        } else if is_path_char(b) {
+            segment_len += 1;
+        } else {
+            panic!("{}", error);
+        }
+        i += 1;
+    }
+    if segment_len == 0 && bytes.len() > 3 {
+        panic!("{}", error);
+    }
+    let (_, rest) = bytes.split_at(1);
+    let (path, _) = rest.split_at(rest.len() - 1);
+    match core::str::from_utf8(path) {
+        Ok(path) => path,
+        Err(_) => panic!("{}", error),
+    }
+}
+
+const fn is_path_char(b: u8) -> bool {
+    b.is_ascii_alphanumeric()
+        || matches!(
+            b,
+            b'-' | b'.' | b'_' | b'~' | b'!' | b'$' | b'&' | b'\'' | b'(' | b')' | b'*' | b'+'
+                | b',' | b';' | b'=' | b':' | b'@'
+        )
+}
+
+/// Checks declared event names: non-empty, no CR or LF.
+pub const fn event_names(names: &'static [&'static str], error: &'static str) -> &'static [&'static str] {
+    let mut i = 0;
+    while i < names.len() {
+        if names[i].is_empty() || !is_field_value(names[i], true) {
+            panic!("{}", error);
+        }
+        i += 1;
+    }
+    names
+}
+
+/// Checks an `until` bound: at least one tick.
+pub const fn until(ticks: u64, error: &'static str) -> u64 {
+    if ticks == 0 {
+        panic!("{}", error);
+    }
+    ticks
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes_are_read_from_their_literal() {
+        assert_eq!(route("\"/\"", ""), "/");
+        assert_eq!(route("\"/event/counting\"", ""), "/event/counting");
+        assert_eq!(route("\"/a-b/c.d/~e\"", ""), "/a-b/c.d/~e");
+    }
+
+    #[test]
+    fn malformed_routes_are_refused() {
+        for bad in ["\"\"", "\"a\"", "\"/a//b\"", "\"/a/\"", "\"/a b\"", "\"/a?b\"", "42", "r\"/a\""] {
+            let result = std::panic::catch_unwind(|| route(bad, "bad route"));
+            assert!(result.is_err(), "{bad} was accepted");
+        }
+    }
+
+    #[test]
+    fn field_values_exclude_line_breaks() {
+        assert!(is_field_value("increment", false));
+        assert!(!is_field_value("a\nb", true));
+        assert!(!is_field_value("a\rb", true));
+        assert!(!is_field_value("a\0b", false));
+        assert!(is_field_value("a\0b", true));
+    }
+}
