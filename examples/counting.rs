@@ -19,7 +19,9 @@ async fn main() {
         on_close |n| { println!("Counted to: {}", n) }
         => |i| json!({ "msg": format!("Server count: {}", i) })
     };
-    let page = warp::path::end().and(warp::get()).map(|| warp::reply::html(PAGE));
+    let page = warp::path::end()
+        .and(warp::get())
+        .map(|| warp::reply::html(PAGE));
 
     let port: u16 = match std::env::var("PORT") {
         Ok(port) => port.parse().expect("PORT must be a port number"),
@@ -28,7 +30,10 @@ async fn main() {
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
         .await
         .expect("the port is free");
-    println!("Counting page: http://{}/", listener.local_addr().expect("bound"));
+    println!(
+        "Counting page: http://{}/",
+        listener.local_addr().expect("bound")
+    );
 
     let server = warp::serve(page.or(counting)).incoming(listener).run();
     // Returning from `main` drops the runtime, and with it every open stream: each one's

@@ -105,6 +105,10 @@ macro_rules! __event_stream_clauses {
         )
     };
 
+    // `=> event |i| ...`: the handler, building the whole `Event` (name and id included).
+    ([$($done:tt)*] => event |$tick:tt| $body:expr $(,)?) => {
+        $crate::__event_stream_checks!([$($done)*] (Built $tick $body))
+    };
     // `=> text |i| ...`: the handler, its value sent as text lines.
     ([$($done:tt)*] => text |$tick:tt| $body:expr $(,)?) => {
         $crate::__event_stream_checks!([$($done)*] (Text $tick $body))
@@ -115,7 +119,7 @@ macro_rules! __event_stream_clauses {
     };
     ([$($done:tt)*] => $($rest:tt)*) => {
         $crate::__private::compile_error!(
-            "the handler takes one argument, the tick number: => |i| json!({ \"count\": i }) or => text |i| format!(\"tick {}\", i)"
+            "the handler takes one argument, the tick number: => |i| json!({ \"count\": i }), => text |i| format!(\"tick {}\", i) or => event |i| Event::json(i).name(\"tick\")"
         )
     };
 

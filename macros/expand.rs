@@ -32,7 +32,10 @@ macro_rules! __event_stream_expand {
         $endpoint.until({
             const UNTIL: u64 = $crate::__private::validate::until(
                 $last,
-                "`until` takes the number of the last tick, at least 1: until 10",
+                $crate::__private::concat!(
+                    "`until` takes the number of the last tick, at least 1: until 10; found ",
+                    $crate::__private::stringify!($last)
+                ),
             );
             UNTIL
         })
@@ -41,7 +44,10 @@ macro_rules! __event_stream_expand {
         $endpoint.events({
             const EVENTS: &[&str] = $crate::__private::validate::event_names(
                 &[$($name),+],
-                "`event` names must be non-empty and contain no CR or LF: event [\"message\", \"increment\"]",
+                $crate::__private::concat!(
+                    "`event` names must be non-empty and contain no CR or LF: event [\"message\", \"increment\"]; found ",
+                    $crate::__private::stringify!([$($name),+])
+                ),
             );
             EVENTS
         })
@@ -64,7 +70,10 @@ macro_rules! __event_stream_expand {
         $endpoint.close_event($crate::__private::Some({
             const EVENTS: &[&str] = $crate::__private::validate::event_names(
                 &[$name],
-                "`close_event` names must be non-empty and contain no CR or LF: close_event \"done\"",
+                $crate::__private::concat!(
+                    "`close_event` names must be non-empty and contain no CR or LF: close_event \"done\"; found ",
+                    $crate::__private::stringify!($name)
+                ),
             );
             EVENTS[0]
         }))

@@ -19,7 +19,11 @@ pub(crate) struct CloseGuard {
 
 impl CloseGuard {
     pub(crate) fn new(on_close: Option<OnClose>, route: &'static str, last_tick: u64) -> Self {
-        CloseGuard { on_close, last_tick, route }
+        CloseGuard {
+            on_close,
+            last_tick,
+            route,
+        }
     }
 
     /// Records that tick `tick` reached the body.

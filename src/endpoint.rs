@@ -62,7 +62,10 @@ impl<H: TickHandler> Endpoint<H> {
     }
 
     pub fn until(self, last_tick: u64) -> Self {
-        Endpoint { until: Some(last_tick), ..self }
+        Endpoint {
+            until: Some(last_tick),
+            ..self
+        }
     }
 
     pub fn events(self, events: &'static [&'static str]) -> Self {
@@ -74,23 +77,38 @@ impl<H: TickHandler> Endpoint<H> {
     }
 
     pub fn retry(self, retry: Duration) -> Self {
-        Endpoint { retry: Some(retry), ..self }
+        Endpoint {
+            retry: Some(retry),
+            ..self
+        }
     }
 
     pub fn close_event(self, close_event: Option<&'static str>) -> Self {
-        Endpoint { close_event, ..self }
+        Endpoint {
+            close_event,
+            ..self
+        }
     }
 
     pub fn on_open(self, on_open: impl Fn() + Send + Sync + 'static) -> Self {
-        Endpoint { on_open: Some(Box::new(on_open)), ..self }
+        Endpoint {
+            on_open: Some(Box::new(on_open)),
+            ..self
+        }
     }
 
     pub fn on_close(self, on_close: impl Fn(u64) + Send + Sync + 'static) -> Self {
-        Endpoint { on_close: Some(Arc::new(on_close)), ..self }
+        Endpoint {
+            on_close: Some(Arc::new(on_close)),
+            ..self
+        }
     }
 
     /// The warp filter: `GET <route>` answers with the event stream.
-    pub fn into_filter(self) -> impl Filter<Extract = (impl Reply,), Error = Rejection> + Clone + Send + Sync + 'static {
+    pub fn into_filter(
+        self,
+    ) -> impl Filter<Extract = (impl Reply,), Error = Rejection> + Clone + Send + Sync + 'static
+    {
         let shared = Arc::new(Shared::from(self));
         route(shared.route)
             .and(warp::get())
@@ -118,7 +136,11 @@ impl<H> From<Endpoint<H>> for Shared<H> {
         let close_frame = match (endpoint.until, endpoint.close_event) {
             (Some(last_tick), Some(name)) => {
                 let last = last_tick.to_string();
-                Some(encode_events(&[EventHeader::new(name)], None, Payload::Json(last.as_bytes())))
+                Some(encode_events(
+                    &[EventHeader::new(name)],
+                    None,
+                    Payload::Json(last.as_bytes()),
+                ))
             }
             _ => None,
         };
@@ -127,7 +149,11 @@ impl<H> From<Endpoint<H>> for Shared<H> {
             handler: endpoint.handler,
             period: endpoint.period,
             until: endpoint.until,
-            headers: endpoint.events.iter().map(|name| EventHeader::new(name)).collect(),
+            headers: endpoint
+                .events
+                .iter()
+                .map(|name| EventHeader::new(name))
+                .collect(),
             keep_alive: endpoint.keep_alive,
             retry_frame: endpoint.retry.map(|retry| encode_retry(retry.as_millis())),
             close_frame,
@@ -140,7 +166,8 @@ impl<H> From<Endpoint<H>> for Shared<H> {
 impl<H: TickHandler> Shared<H> {
     pub(crate) fn frame_tick(&self, tick: u64) -> Result<Bytes, TickError> {
         let mut digits = [0; 20];
-        self.handler.frame(tick, &self.headers, Some(format_u64(&mut digits, tick)))
+        self.handler
+            .frame(tick, &self.headers, Some(format_u64(&mut digits, tick)))
     }
 
     fn respond(self: Arc<Self>, last_event_id: LastEventId) -> Response {
@@ -148,7 +175,10 @@ impl<H: TickHandler> Shared<H> {
             LastEventId::Absent => 0,
             LastEventId::Tick(tick) => tick,
             LastEventId::Invalid => {
-                tracing::warn!(route = self.route, "Last-Event-ID is not a decimal u64; starting from tick 1");
+                tracing::warn!(
+                    route = self.route,
+                    "Last-Event-ID is not a decimal u64; starting from tick 1"
+                );
                 0
             }
         };

@@ -39,7 +39,10 @@ impl std::error::Error for FramingError {}
 /// Checks a computed event name: non-empty, no CR or LF.
 pub(crate) fn check_event_name(name: &str) -> Result<(), FramingError> {
     if name.is_empty() || !is_field_value(name, true) {
-        return Err(FramingError { field: "event", value: name.to_owned() });
+        return Err(FramingError {
+            field: "event",
+            value: name.to_owned(),
+        });
     }
     Ok(())
 }
@@ -47,7 +50,10 @@ pub(crate) fn check_event_name(name: &str) -> Result<(), FramingError> {
 /// Checks a computed id: no CR, LF or NUL (an empty id is valid: it resets the client's).
 pub(crate) fn check_id(id: &str) -> Result<(), FramingError> {
     if !is_field_value(id, false) {
-        return Err(FramingError { field: "id", value: id.to_owned() });
+        return Err(FramingError {
+            field: "id",
+            value: id.to_owned(),
+        });
     }
     Ok(())
 }
@@ -89,7 +95,9 @@ impl Payload<'_> {
     fn write(&self, out: &mut BytesMut) {
         match self {
             Payload::Json(json) => write_data_line(out, json),
-            Payload::Text(text) => text_lines(text).for_each(|line| write_data_line(out, line.as_bytes())),
+            Payload::Text(text) => {
+                text_lines(text).for_each(|line| write_data_line(out, line.as_bytes()))
+            }
         }
     }
 }
@@ -107,7 +115,11 @@ fn text_lines(text: &str) -> impl Iterator<Item = &str> {
         let current = rest?;
         match current.find(['\r', '\n']) {
             Some(at) => {
-                let skip = if current[at..].starts_with("\r\n") { 2 } else { 1 };
+                let skip = if current[at..].starts_with("\r\n") {
+                    2
+                } else {
+                    1
+                };
                 rest = Some(&current[at + skip..]);
                 Some(&current[..at])
             }
@@ -120,7 +132,11 @@ fn text_lines(text: &str) -> impl Iterator<Item = &str> {
 }
 
 /// Writes one tick: the same payload once per declared event header, in declared order.
-pub(crate) fn encode_events(headers: &[EventHeader], id: Option<&str>, payload: Payload<'_>) -> Bytes {
+pub(crate) fn encode_events(
+    headers: &[EventHeader],
+    id: Option<&str>,
+    payload: Payload<'_>,
+) -> Bytes {
     let id_len = id.map_or(0, |id| 5 + id.len());
     let one = id_len + payload.encoded_len() + 1;
     let total: usize = headers.iter().map(|h| h.0.len() + one).sum();
@@ -154,7 +170,11 @@ mod tests {
 
     #[test]
     fn message_events_have_no_event_line() {
-        let frame = encode_events(&[EventHeader::new("message")], None, Payload::Json(b"{\"a\":1}"));
+        let frame = encode_events(
+            &[EventHeader::new("message")],
+            None,
+            Payload::Json(b"{\"a\":1}"),
+        );
         assert_eq!(text(&frame), "data: {\"a\":1}\n\n");
     }
 
@@ -162,12 +182,19 @@ mod tests {
     fn each_declared_name_repeats_the_payload_in_order() {
         let headers = [EventHeader::new("message"), EventHeader::new("increment")];
         let frame = encode_events(&headers, Some("7"), Payload::Json(b"1"));
-        assert_eq!(text(&frame), "id: 7\ndata: 1\n\nevent: increment\nid: 7\ndata: 1\n\n");
+        assert_eq!(
+            text(&frame),
+            "id: 7\ndata: 1\n\nevent: increment\nid: 7\ndata: 1\n\n"
+        );
     }
 
     #[test]
     fn text_payloads_get_one_data_line_per_line() {
-        let frame = encode_events(&[EventHeader::new("message")], None, Payload::Text("a\r\nb\rc\nd"));
+        let frame = encode_events(
+            &[EventHeader::new("message")],
+            None,
+            Payload::Text("a\r\nb\rc\nd"),
+        );
         assert_eq!(text(&frame), "data: a\ndata: b\ndata: c\ndata: d\n\n");
         let frame = encode_events(&[EventHeader::new("message")], None, Payload::Text(""));
         assert_eq!(text(&frame), "data: \n\n");

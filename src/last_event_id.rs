@@ -24,7 +24,9 @@ impl FromStr for LastEventId {
         if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
             return Ok(LastEventId::Invalid);
         }
-        Ok(value.parse().map_or(LastEventId::Invalid, LastEventId::Tick))
+        Ok(value
+            .parse()
+            .map_or(LastEventId::Invalid, LastEventId::Tick))
     }
 }
 
@@ -47,7 +49,16 @@ mod tests {
         assert_eq!(parse("0"), LastEventId::Tick(0));
         assert_eq!(parse("42"), LastEventId::Tick(42));
         assert_eq!(parse("18446744073709551615"), LastEventId::Tick(u64::MAX));
-        for junk in ["", "+1", "-1", "1.0", " 1", "18446744073709551616", "abc", "1e3"] {
+        for junk in [
+            "",
+            "+1",
+            "-1",
+            "1.0",
+            " 1",
+            "18446744073709551616",
+            "abc",
+            "1e3",
+        ] {
             assert_eq!(parse(junk), LastEventId::Invalid, "{junk:?}");
         }
     }

@@ -44,6 +44,7 @@ mod macros;
 mod close;
 mod duration;
 mod endpoint;
+mod event;
 mod frame;
 mod handler;
 mod last_event_id;
@@ -60,6 +61,8 @@ mod validate;
 /// ```
 pub use serde_json::json;
 
+pub use crate::event::Event;
+
 /// What macro expansions name. Not public API: it changes without notice.
 #[doc(hidden)]
 pub mod __private {
@@ -69,7 +72,7 @@ pub mod __private {
 
     pub use crate::duration::parse as duration;
     pub use crate::endpoint::Endpoint;
-    pub use crate::handler::{Json, Text, TickHandler};
+    pub use crate::handler::{Built, Json, Text, TickHandler};
 
     /// Compile-time checks of literal clause arguments.
     pub mod validate {

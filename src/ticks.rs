@@ -119,7 +119,11 @@ impl<H: TickHandler> Stream for TickStream<H> {
                         return Poll::Ready(Some(Ok(frame)));
                     }
                     Err(TickError::Panicked) => {
-                        tracing::error!(route = this.shared.route, tick, "event handler panicked; ending this stream");
+                        tracing::error!(
+                            route = this.shared.route,
+                            tick,
+                            "event handler panicked; ending this stream"
+                        );
                         this.phase = Phase::Done;
                         this.guard.close();
                         return Poll::Ready(Some(Err(TickError::Panicked)));

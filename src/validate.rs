@@ -65,13 +65,30 @@ const fn is_path_char(b: u8) -> bool {
     b.is_ascii_alphanumeric()
         || matches!(
             b,
-            b'-' | b'.' | b'_' | b'~' | b'!' | b'$' | b'&' | b'\'' | b'(' | b')' | b'*' | b'+'
-                | b',' | b';' | b'=' | b':' | b'@'
+            b'-' | b'.'
+                | b'_'
+                | b'~'
+                | b'!'
+                | b'$'
+                | b'&'
+                | b'\''
+                | b'('
+                | b')'
+                | b'*'
+                | b'+'
+                | b','
+                | b';'
+                | b'='
+                | b':'
+                | b'@'
         )
 }
 
 /// Checks declared event names: non-empty, no CR or LF.
-pub const fn event_names(names: &'static [&'static str], error: &'static str) -> &'static [&'static str] {
+pub const fn event_names(
+    names: &'static [&'static str],
+    error: &'static str,
+) -> &'static [&'static str] {
     let mut i = 0;
     while i < names.len() {
         if names[i].is_empty() || !is_field_value(names[i], true) {
@@ -103,7 +120,16 @@ mod tests {
 
     #[test]
     fn malformed_routes_are_refused() {
-        for bad in ["\"\"", "\"a\"", "\"/a//b\"", "\"/a/\"", "\"/a b\"", "\"/a?b\"", "42", "r\"/a\""] {
+        for bad in [
+            "\"\"",
+            "\"a\"",
+            "\"/a//b\"",
+            "\"/a/\"",
+            "\"/a b\"",
+            "\"/a?b\"",
+            "42",
+            "r\"/a\"",
+        ] {
             let result = std::panic::catch_unwind(|| route(bad, "bad route"));
             assert!(result.is_err(), "{bad} was accepted");
         }

@@ -1,0 +1,237 @@
+//! A raw HTTP/1.1 client for the tests: exact bytes on the wire, and a socket the test controls.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use bytes::Bytes;
+use eventsource_stream::{Event, Eventsource};
+use futures::{Stream, StreamExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+enum Read {
+    Data(Bytes),
+    End,
+    Closed,
+}
+
+/// A response whose head has been read; its body is read chunk by chunk on demand.
+pub struct Response {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    socket: TcpStream,
+    /// Bytes read from the socket but not yet decoded.
+    raw: Vec<u8>,
+    chunked: bool,
+    ended: bool,
+}
+
+/// Sends `GET path` with extra headers and reads the response head.
+pub async fn get(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> Response {
+    request(addr, "GET", path, headers).await
+}
+
+/// Sends `method path` with extra headers and reads the response head.
+pub async fn request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> Response {
+    let mut socket = TcpStream::connect(addr).await.expect("server accepts");
+    let mut head =
+        format!("{method} {path} HTTP/1.1\r\nhost: {addr}\r\naccept: text/event-stream\r\n");
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str("\r\n");
+    socket
+        .write_all(head.as_bytes())
+        .await
+        .expect("request written");
+    read_head(socket).await
+}
+
+async fn read_head(mut socket: TcpStream) -> Response {
+    let mut raw = Vec::new();
+    let end = loop {
+        if let Some(at) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
+            break at;
+        }
+        let mut buf = [0u8; 4096];
+        let n = socket.read(&mut buf).await.expect("response head");
+        assert!(n > 0, "connection closed before the response head");
+        raw.extend_from_slice(&buf[..n]);
+    };
+    let head = String::from_utf8(raw[..end].to_vec()).expect("ASCII head");
+    raw.drain(..end + 4);
+    let mut lines = head.split("\r\n");
+    let status = lines
+        .next()
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let headers: Vec<(String, String)> = lines
+        .map(|line| {
+            let (name, value) = line.split_once(':').unwrap();
+            (name.trim().to_ascii_lowercase(), value.trim().to_owned())
+        })
+        .collect();
+    let chunked = headers
+        .iter()
+        .any(|(n, v)| n == "transfer-encoding" && v == "chunked");
+    Response {
+        status,
+        headers,
+        socket,
+        raw,
+        chunked,
+        ended: false,
+    }
+}
+
+impl Response {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The next body chunk as the server framed it, or `None` once the body has ended.
+    /// Panics if the server closes the connection mid-body; see [`Response::aborted`].
+    pub async fn chunk(&mut self) -> Option<Bytes> {
+        match self.read_chunk().await {
+            Read::Data(data) => Some(data),
+            Read::End => None,
+            Read::Closed => {
+                panic!("connection closed inside the body (the server aborted the stream)")
+            }
+        }
+    }
+
+    async fn read_chunk(&mut self) -> Read {
+        if self.ended {
+            return Read::End;
+        }
+        if !self.chunked {
+            // Bodies with a length (errors, 204) are read whole.
+            let len: usize = self
+                .header("content-length")
+                .map_or(0, |l| l.parse().unwrap());
+            while self.raw.len() < len {
+                if self.fill().await.is_none() {
+                    return Read::Closed;
+                }
+            }
+            self.ended = true;
+            if len == 0 {
+                return Read::End;
+            }
+            return Read::Data(self.raw.drain(..len).collect::<Vec<_>>().into());
+        }
+        loop {
+            if let Some(at) = self.raw.windows(2).position(|w| w == b"\r\n") {
+                let size = usize::from_str_radix(std::str::from_utf8(&self.raw[..at]).unwrap(), 16)
+                    .unwrap();
+                if self.raw.len() >= at + 2 + size + 2 {
+                    let data: Bytes = self.raw[at + 2..at + 2 + size].to_vec().into();
+                    self.raw.drain(..at + 2 + size + 2);
+                    if size == 0 {
+                        self.ended = true;
+                        return Read::End;
+                    }
+                    return Read::Data(data);
+                }
+            }
+            if self.fill().await.is_none() {
+                return Read::Closed;
+            }
+        }
+    }
+
+    /// Reads the body to its end (the terminating chunk) and returns it.
+    pub async fn body(&mut self) -> String {
+        let mut body = Vec::new();
+        while let Some(chunk) = self.chunk().await {
+            body.extend_from_slice(&chunk);
+        }
+        String::from_utf8(body).expect("UTF-8 body")
+    }
+
+    /// Reads body bytes until at least `len` have arrived; returns them as text.
+    pub async fn body_prefix(&mut self, len: usize) -> String {
+        let mut body = Vec::new();
+        while body.len() < len {
+            let chunk = self.chunk().await.expect("the stream goes on");
+            body.extend_from_slice(&chunk);
+        }
+        String::from_utf8(body).expect("UTF-8 body")
+    }
+
+    /// Reads what is left; true if the server closed the connection without ending the body.
+    pub async fn aborted(&mut self) -> bool {
+        loop {
+            match self.read_chunk().await {
+                Read::Data(_) => continue,
+                Read::End => return false,
+                Read::Closed => return true,
+            }
+        }
+    }
+
+    async fn fill(&mut self) -> Option<usize> {
+        let mut buf = [0u8; 16 * 1024];
+        match self.socket.read(&mut buf).await {
+            Ok(0) | Err(_) => None,
+            Ok(n) => {
+                self.raw.extend_from_slice(&buf[..n]);
+                Some(n)
+            }
+        }
+    }
+
+    /// The body as parsed by an independent SSE parser (the `eventsource-stream` crate).
+    pub fn events(self) -> impl Stream<Item = Event> {
+        futures::stream::unfold(self, |mut response| async move {
+            response
+                .chunk()
+                .await
+                .map(|chunk| (Ok::<_, std::convert::Infallible>(chunk), response))
+        })
+        .eventsource()
+        .map(|event| event.expect("a well-formed event stream"))
+    }
+
+    /// Like [`Response::events`], but ends quietly when the server drops the connection.
+    pub fn events_until_closed(self) -> impl Stream<Item = Event> {
+        futures::stream::unfold(self, |mut response| async move {
+            match response.read_chunk().await {
+                Read::Data(chunk) => Some((Ok::<_, std::convert::Infallible>(chunk), response)),
+                Read::End | Read::Closed => None,
+            }
+        })
+        .eventsource()
+        .map(|event| event.expect("a well-formed event stream"))
+    }
+}
+
+/// Collects `n` events, failing the test if they take longer than `limit`.
+pub async fn take_events(
+    events: &mut (impl Stream<Item = Event> + Unpin),
+    n: usize,
+    limit: Duration,
+) -> Vec<Event> {
+    let mut taken = Vec::with_capacity(n);
+    tokio::time::timeout(limit, async {
+        while taken.len() < n {
+            taken.push(events.next().await.expect("the stream goes on"));
+        }
+    })
+    .await
+    .expect("events arrive in time");
+    taken
+}

@@ -1,0 +1,168 @@
+//! How connections start and end: `on_open`, `on_close`, disconnects, shutdown, panics.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use warp_eventstream::{event_stream, json};
+
+use crate::client::{get, take_events};
+use crate::server::{serve, Calls};
+
+#[tokio::test]
+async fn client_leaving_while_idle_runs_on_close_with_ticks_sent_within_a_second() {
+    let mut closed = Calls::new();
+    let close_tx = closed.sender.clone();
+    // The period is longer than the one-second budget, so on_close can only arrive in time if the
+    // server notices the disconnect while the stream is idle, not at its next write.
+    let counting = event_stream! {
+        route "/event/counting"
+        every 1500ms
+        on_close |n| { close_tx.send(n).unwrap() }
+        => |i| json!(i)
+    };
+    let addr = serve(counting).await;
+
+    let mut events = Box::pin(get(addr, "/event/counting", &[]).await.events());
+    let received = take_events(&mut events, 3, Duration::from_secs(10)).await;
+    assert_eq!(
+        received.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(),
+        ["1", "2", "3"]
+    );
+    drop(events);
+
+    assert_eq!(closed.next_within(Duration::from_secs(1)).await, 3);
+    assert!(closed.so_far().is_empty(), "on_close ran more than once");
+}
+
+#[tokio::test(start_paused = true)]
+async fn on_open_and_on_close_run_once_per_client() {
+    let mut opened = Calls::new();
+    let mut closed = Calls::new();
+    let (open_tx, close_tx) = (opened.sender.clone(), closed.sender.clone());
+    let counting = event_stream! {
+        route "/e" every 1s until 2
+        on_open { open_tx.send(()).unwrap() }
+        on_close |n| { close_tx.send(n).unwrap() }
+        => |i| json!(i)
+    };
+    let addr = serve(counting).await;
+
+    let clients = (0..3).map(|_| async move { get(addr, "/e", &[]).await.body().await });
+    let bodies = futures::future::join_all(clients).await;
+    assert!(bodies
+        .iter()
+        .all(|body| body.ends_with("event: close\ndata: 2\n\n")));
+
+    for _ in 0..3 {
+        assert_eq!(closed.next_within(Duration::from_secs(1)).await, 2);
+    }
+    assert_eq!(opened.so_far().len(), 3);
+    assert!(
+        closed.so_far().is_empty(),
+        "on_close ran more than once for a client"
+    );
+}
+
+#[test]
+fn server_shutdown_runs_on_close_for_every_open_stream() {
+    let (close_tx, close_rx) = std::sync::mpsc::channel();
+    let server_runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let addr = server_runtime.block_on(async {
+        let counting = event_stream! {
+            route "/e" every 100ms
+            on_close |n| { close_tx.send(n).unwrap() }
+            => |i| json!(i)
+        };
+        serve(counting).await
+    });
+
+    let client_runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut clients = client_runtime.block_on(async {
+        let mut clients = Vec::new();
+        for _ in 0..2 {
+            let mut events = Box::pin(get(addr, "/e", &[]).await.events_until_closed());
+            assert_eq!(events.next().await.expect("first tick").id, "1");
+            clients.push(events);
+        }
+        clients
+    });
+
+    // Dropping the runtime drops every connection task, and with it every stream.
+    drop(server_runtime);
+    let mut closes: Vec<u64> = (0..2)
+        .map(|_| {
+            close_rx
+                .recv_timeout(Duration::from_secs(5))
+                .expect("on_close ran")
+        })
+        .collect();
+    assert!(close_rx.try_recv().is_err(), "on_close ran more than once");
+
+    // Each on_close saw exactly the last tick its client received before the connection went.
+    let mut last_received: Vec<u64> = client_runtime.block_on(async {
+        let mut last_received = Vec::new();
+        for events in &mut clients {
+            let mut last = 1;
+            while let Some(event) = events.next().await {
+                last = event.id.parse().unwrap();
+            }
+            last_received.push(last);
+        }
+        last_received
+    });
+    closes.sort();
+    last_received.sort();
+    assert_eq!(closes, last_received);
+}
+
+#[tokio::test(start_paused = true)]
+async fn panicking_handler_ends_only_its_own_stream_and_runs_on_close() {
+    let mut closed = Calls::new();
+    let close_tx = closed.sender.clone();
+    let armed = Arc::new(AtomicBool::new(true));
+    let flaky = event_stream! {
+        route "/flaky" every 1s until 4
+        on_close |n| { close_tx.send(n).unwrap() }
+        => |i| {
+            if i == 3 && armed.swap(false, Ordering::SeqCst) {
+                panic!("tick {i} failed");
+            }
+            json!(i)
+        }
+    };
+    let addr = serve(flaky).await;
+
+    let mut first = get(addr, "/flaky", &[]).await;
+    let mut second = get(addr, "/flaky", &[]).await;
+    assert_eq!(
+        first.body_prefix(2 * "id: 1\ndata: 1\n\n".len()).await,
+        "id: 1\ndata: 1\n\nid: 2\ndata: 2\n\n"
+    );
+    // Whichever client reached tick 3 first met the panic: its connection is cut without a
+    // terminating chunk, so its browser would see an error, not a clean end.
+    let second_body = second.body().await;
+    assert!(first.aborted().await, "the panicking stream ends abruptly");
+    assert_eq!(
+        second_body,
+        "id: 1\ndata: 1\n\nid: 2\ndata: 2\n\nid: 3\ndata: 3\n\nid: 4\ndata: 4\n\nevent: close\ndata: 4\n\n"
+    );
+    let mut closes = vec![
+        closed.next_within(Duration::from_secs(1)).await,
+        closed.next_within(Duration::from_secs(1)).await,
+    ];
+    closes.sort();
+    assert_eq!(closes, [2, 4]);
+
+    // The server goes on serving new clients.
+    let third = get(addr, "/flaky", &[]).await.body().await;
+    assert!(third.ends_with("event: close\ndata: 4\n\n"));
+}

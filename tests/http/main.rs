@@ -1,0 +1,12 @@
+//! Integration tests: real servers on loopback, read by a raw HTTP client and an independent
+//! SSE parser. One binary, so the suite links once.
+
+mod client;
+mod server;
+
+mod computed_events;
+mod framing_property;
+mod lifecycle;
+mod resume;
+mod routing;
+mod wire_format;

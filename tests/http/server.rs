@@ -1,0 +1,51 @@
+//! Serving filters on loopback for the tests, and recording what hooks report.
+
+use std::net::SocketAddr;
+
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
+use warp::{Filter, Rejection, Reply};
+
+/// Serves `filter` on an ephemeral loopback port on the current runtime.
+pub async fn serve<F, R>(filter: F) -> SocketAddr
+where
+    F: Filter<Extract = (R,), Error = Rejection> + Clone + Send + Sync + 'static,
+    R: Reply,
+{
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("loopback port");
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(warp::serve(filter).incoming(listener).run());
+    addr
+}
+
+/// Hook calls, as a channel the test awaits (never a sleep).
+pub struct Calls<T> {
+    pub sender: mpsc::UnboundedSender<T>,
+    receiver: mpsc::UnboundedReceiver<T>,
+}
+
+impl<T> Calls<T> {
+    pub fn new() -> Self {
+        let (sender, receiver) = mpsc::unbounded_channel();
+        Calls { sender, receiver }
+    }
+
+    /// The next call, failing the test if none comes within `limit`.
+    pub async fn next_within(&mut self, limit: std::time::Duration) -> T {
+        tokio::time::timeout(limit, self.receiver.recv())
+            .await
+            .expect("the hook runs in time")
+            .expect("sender alive")
+    }
+
+    /// Calls made so far, without waiting.
+    pub fn so_far(&mut self) -> Vec<T> {
+        let mut calls = Vec::new();
+        while let Ok(call) = self.receiver.try_recv() {
+            calls.push(call);
+        }
+        calls
+    }
+}
