@@ -57,7 +57,11 @@ impl Event {
     /// ```
     pub fn json<T: Serialize>(value: T) -> Self {
         let data = serde_json::to_vec(&value).map_err(|err| err.to_string());
-        Event { name: None, id: None, data: EventData::Json(data) }
+        Event {
+            name: None,
+            id: None,
+            data: EventData::Json(data),
+        }
     }
 
     /// An event whose data is `text`, one `data:` line per line (CR, LF and CRLF all split).
@@ -68,7 +72,11 @@ impl Event {
     /// # let _ = event;
     /// ```
     pub fn text(text: impl Into<String>) -> Self {
-        Event { name: None, id: None, data: EventData::Text(text.into()) }
+        Event {
+            name: None,
+            id: None,
+            data: EventData::Text(text.into()),
+        }
     }
 
     /// Sets the event type (`event:` line); `"message"` is written as no line at all.

@@ -107,8 +107,14 @@ impl<F> TickHandler for Built<F>
 where
     F: Fn(u64) -> Event + Send + Sync + 'static,
 {
-    fn frame(&self, tick: u64, headers: &[EventHeader], id: Option<&str>) -> Result<Bytes, TickError> {
-        let event = catch_unwind(AssertUnwindSafe(|| (self.0)(tick))).map_err(|_| TickError::Panicked)?;
+    fn frame(
+        &self,
+        tick: u64,
+        headers: &[EventHeader],
+        id: Option<&str>,
+    ) -> Result<Bytes, TickError> {
+        let event =
+            catch_unwind(AssertUnwindSafe(|| (self.0)(tick))).map_err(|_| TickError::Panicked)?;
         let named;
         let headers = match &event.name {
             Some(name) => {

@@ -37,6 +37,9 @@ async fn events_whose_computed_fields_break_framing_are_skipped_and_the_stream_g
     };
     let addr = serve(endpoint).await;
     let events: Vec<_> = get(addr, "/e", &[]).await.events().collect().await;
-    let seen: Vec<_> = events.iter().map(|e| (e.event.as_str(), e.id.as_str(), e.data.as_str())).collect();
+    let seen: Vec<_> = events
+        .iter()
+        .map(|e| (e.event.as_str(), e.id.as_str(), e.data.as_str()))
+        .collect();
     assert_eq!(seen, [("ok", "6", "6"), ("close", "6", "6")]);
 }

@@ -44,7 +44,10 @@ fn case() -> impl Strategy<Value = Case> {
     (
         proptest::option::of(tricky_string()),
         proptest::option::of(tricky_string()),
-        prop_oneof![tricky_string().prop_map(Data::Json), tricky_string().prop_map(Data::Text)],
+        prop_oneof![
+            tricky_string().prop_map(Data::Json),
+            tricky_string().prop_map(Data::Text)
+        ],
     )
         .prop_map(|(name, id, data)| Case { name, id, data })
 }
@@ -68,8 +71,14 @@ impl Case {
     /// What a conforming parser yields for tick `tick`: `(type, id, data)`, or `None` if the
     /// server must refuse the event.
     fn expected(&self, tick: usize) -> Option<(String, String, String)> {
-        let name_ok = self.name.as_ref().is_none_or(|n| !n.is_empty() && !n.contains(['\r', '\n']));
-        let id_ok = self.id.as_ref().is_none_or(|id| !id.contains(['\r', '\n', '\0']));
+        let name_ok = self
+            .name
+            .as_ref()
+            .is_none_or(|n| !n.is_empty() && !n.contains(['\r', '\n']));
+        let id_ok = self
+            .id
+            .as_ref()
+            .is_none_or(|id| !id.contains(['\r', '\n', '\0']));
         if !name_ok || !id_ok {
             return None;
         }

@@ -4,6 +4,7 @@
 mod client;
 mod server;
 
+mod browser;
 mod computed_events;
 mod framing_property;
 mod lifecycle;

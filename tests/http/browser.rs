@@ -1,0 +1,243 @@
+//! Real clients: headless Chromium's `EventSource`, driven over WebDriver (chromedriver).
+//!
+//! Chromium and chromedriver come from Debian's packages; `scripts/test.sh` installs them when
+//! absent. These tests fail, rather than skip, when they are missing.
+
+use std::net::SocketAddr;
+use std::process::Stdio;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use hyper_util::client::legacy::connect::HttpConnector;
+use serde_json::{json, Value};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+use warp::Filter;
+use warp_eventstream::event_stream;
+
+use crate::server::serve;
+
+const COUNTING_PAGE: &str = include_str!("../../examples/counting.html");
+
+/// A headless Chromium session with its own chromedriver and a fresh profile.
+struct Browser {
+    client: Client,
+    _driver: Child,
+    profile: std::path::PathBuf,
+}
+
+impl Browser {
+    async fn launch() -> Browser {
+        static PROFILES: AtomicU32 = AtomicU32::new(0);
+        let profile = std::env::temp_dir().join(format!(
+            "warp-eventstream-chromium-{}-{}",
+            std::process::id(),
+            PROFILES.fetch_add(1, Ordering::Relaxed)
+        ));
+        let port = free_port();
+        let mut driver = Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect(
+                "chromedriver is installed (scripts/test.sh installs Debian's chromium-driver)",
+            );
+        // chromedriver says so on stdout once it listens.
+        let mut lines = BufReader::new(driver.stdout.take().unwrap()).lines();
+        while let Some(line) = lines.next_line().await.unwrap() {
+            if line.contains("started successfully") {
+                break;
+            }
+        }
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+
+        let capabilities = json!({
+            "goog:chromeOptions": {
+                "binary": "/usr/bin/chromium",
+                // What a closed network needs: no background fetches, no first-run, no sandbox (root).
+                "args": [
+                    "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                    "--disable-quic", "--no-first-run", format!("--user-data-dir={}", profile.display()),
+                ],
+            }
+        });
+        let client = ClientBuilder::new(HttpConnector::new())
+            .capabilities(capabilities.as_object().unwrap().clone())
+            .connect(&format!("http://127.0.0.1:{port}"))
+            .await
+            .expect("chromedriver starts a Chromium session");
+        Browser {
+            client,
+            _driver: driver,
+            profile,
+        }
+    }
+
+    /// Opens `url` and waits until the page marks `<body data-done>`.
+    async fn run_page(&self, url: &str) {
+        self.client.goto(url).await.unwrap();
+        self.client
+            .wait()
+            .at_most(Duration::from_secs(30))
+            .for_element(Locator::Css("body[data-done='true']"))
+            .await
+            .expect("the page finishes");
+    }
+
+    async fn eval(&self, script: &str) -> Value {
+        self.client.execute(script, vec![]).await.unwrap()
+    }
+
+    async fn close(self) {
+        self.client.close().await.ok();
+        std::fs::remove_dir_all(&self.profile).ok();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Every `/event/counting` request the server answered: (status, Last-Event-ID).
+type Requests = Arc<Mutex<Vec<(u16, Option<String>)>>>;
+
+async fn serve_page<F, R>(page: &'static str, counting: F) -> (SocketAddr, Requests)
+where
+    F: Filter<Extract = (R,), Error = warp::Rejection> + Clone + Send + Sync + 'static,
+    R: warp::Reply + 'static,
+{
+    let requests: Requests = Arc::default();
+    let log = requests.clone();
+    let page = warp::path::end().map(move || warp::reply::html(page));
+    let routes = page.or(counting).with(warp::log::custom(move |info| {
+        if info.path() == "/event/counting" {
+            let last_id = info
+                .request_headers()
+                .get("last-event-id")
+                .map(|v| v.to_str().unwrap().to_owned());
+            log.lock().unwrap().push((info.status().as_u16(), last_id));
+        }
+    }));
+    (serve(routes).await, requests)
+}
+
+/// What the counting page records for ticks 1..=10 of both names, then the close event.
+fn every_tick_once_then_close() -> Value {
+    let mut expected: Vec<Value> = (1..=10)
+        .flat_map(|i| {
+            let msg = format!("Server count: {i}");
+            [
+                json!({ "type": "message", "id": i.to_string(), "msg": msg }),
+                json!({ "type": "increment", "id": i.to_string(), "msg": msg }),
+            ]
+        })
+        .collect();
+    expected.push(json!({ "type": "close" }));
+    Value::Array(expected)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browser_receives_every_counting_event_then_stays_closed() {
+    let counting = event_stream! {
+        route "/event/counting" every 100ms until 10 event ["message", "increment"]
+        => |i| serde_json::json!({ "msg": format!("Server count: {}", i) })
+    };
+    let (addr, requests) = serve_page(COUNTING_PAGE, counting).await;
+    let browser = Browser::launch().await;
+
+    browser.run_page(&format!("http://{addr}/")).await;
+    assert_eq!(
+        browser.eval("return window.received;").await,
+        every_tick_once_then_close()
+    );
+    assert_eq!(
+        browser.eval("return window.source.readyState;").await,
+        json!(2),
+        "EventSource is CLOSED"
+    );
+
+    // A window to observe that nothing reconnects, not a synchronisation.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        *requests.lock().unwrap(),
+        [(200, None)],
+        "exactly one request reached the server"
+    );
+    browser.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browser_without_a_close_listener_stops_for_good_on_204() {
+    const PAGE: &str = r#"<!doctype html><body><script>
+        const ids = [];
+        window.ids = ids;
+        const source = new EventSource('/event/counting');
+        window.source = source;
+        source.onmessage = (event) => ids.push(event.lastEventId);
+        source.onerror = () => {
+            if (source.readyState === EventSource.CLOSED) document.body.dataset.done = 'true';
+        };
+    </script></body>"#;
+    let counting = event_stream! {
+        route "/event/counting" every 50ms until 5 retry 100ms close_event off
+        => |i| serde_json::json!(i)
+    };
+    let (addr, requests) = serve_page(PAGE, counting).await;
+    let browser = Browser::launch().await;
+
+    browser.run_page(&format!("http://{addr}/")).await;
+    assert_eq!(
+        browser.eval("return window.ids;").await,
+        json!(["1", "2", "3", "4", "5"])
+    );
+    assert_eq!(
+        browser.eval("return window.source.readyState;").await,
+        json!(2),
+        "EventSource is CLOSED"
+    );
+
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        *requests.lock().unwrap(),
+        [(200, None), (204, Some("5".to_owned()))],
+        "one reconnect, answered 204, and nothing after it"
+    );
+    browser.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browser_reconnects_with_last_event_id_and_sees_every_tick_once() {
+    // The first connection is cut by the server after tick 3 (its handler panics once).
+    let cut = Arc::new(AtomicBool::new(true));
+    let counting = event_stream! {
+        route "/event/counting" every 100ms until 10 event ["message", "increment"] retry 200ms
+        => |i| {
+            if i == 4 && cut.swap(false, Ordering::SeqCst) {
+                panic!("cutting the connection after tick 3");
+            }
+            serde_json::json!({ "msg": format!("Server count: {}", i) })
+        }
+    };
+    let (addr, requests) = serve_page(COUNTING_PAGE, counting).await;
+    let browser = Browser::launch().await;
+
+    browser.run_page(&format!("http://{addr}/")).await;
+    assert_eq!(
+        browser.eval("return window.received;").await,
+        every_tick_once_then_close()
+    );
+    assert_eq!(
+        *requests.lock().unwrap(),
+        [(200, None), (200, Some("3".to_owned()))]
+    );
+    browser.close().await;
+}
