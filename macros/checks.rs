@@ -1,4 +1,4 @@
-//! Whole-endpoint checks on the clause list: each clause at most once, required ones present.
+//! Whole-endpoint checks on the clause list: each clause at most once, a route present.
 
 #[doc(hidden)]
 #[macro_export]
@@ -7,9 +7,8 @@ macro_rules! __event_stream_checks {
     // still type-checks, so it adds no noise.
     ([$($clause:tt)*] $handler:tt) => {{
         $crate::__event_stream_checks!(@unique $($clause)*);
-        $crate::__event_stream_checks!(@require route [$($clause)*]);
-        $crate::__event_stream_checks!(@require every [$($clause)*]);
-        $crate::__event_stream_expand!([$($clause)*] $handler)
+        $crate::__event_stream_checks!(@require_route [$($clause)*]);
+        $crate::__event_stream_expand!(@sort $handler [] [] [] [] [] $($clause)*)
     }};
 
     // `@unique clauses`: no kind appears after itself.
@@ -26,8 +25,14 @@ macro_rules! __event_stream_checks {
     (@once every (every $($args:tt)*) $($rest:tt)*) => {
         $crate::__private::compile_error!("`every` is given twice; give it once: every 1s");
     };
+    (@once from (from $($args:tt)*) $($rest:tt)*) => {
+        $crate::__private::compile_error!("`from` is given twice; an endpoint has one source: from hub(chat, room)");
+    };
     (@once until (until $($args:tt)*) $($rest:tt)*) => {
         $crate::__private::compile_error!("`until` is given twice; give it once: until 10");
+    };
+    (@once with (with $($args:tt)*) $($rest:tt)*) => {
+        $crate::__private::compile_error!("`with` is given twice; combine the filters with `.and()` into one: with user = auth()");
     };
     (@once event (event $($args:tt)*) $($rest:tt)*) => {
         $crate::__private::compile_error!("`event` is given twice; list every name in one clause: event [\"message\", \"increment\"]");
@@ -41,6 +46,21 @@ macro_rules! __event_stream_checks {
     (@once close_event (close_event $($args:tt)*) $($rest:tt)*) => {
         $crate::__private::compile_error!("`close_event` is given twice; give it once: close_event \"done\"");
     };
+    (@once buffer (buffer $($args:tt)*) $($rest:tt)*) => {
+        $crate::__private::compile_error!("`buffer` is given twice; give it once: buffer 256");
+    };
+    (@once on_lag (on_lag $($args:tt)*) $($rest:tt)*) => {
+        $crate::__private::compile_error!("`on_lag` is given twice; give it once: on_lag skip");
+    };
+    (@once max_clients (max_clients $($args:tt)*) $($rest:tt)*) => {
+        $crate::__private::compile_error!("`max_clients` is given twice; give it once: max_clients 1000");
+    };
+    (@once clients (clients $($args:tt)*) $($rest:tt)*) => {
+        $crate::__private::compile_error!("`clients` is given twice (a named endpoint has its own); give it once: clients counter.clone()");
+    };
+    (@once shutdown (shutdown $($args:tt)*) $($rest:tt)*) => {
+        $crate::__private::compile_error!("`shutdown` is given twice; give it once: shutdown shutdown.clone()");
+    };
     (@once on_open (on_open $($args:tt)*) $($rest:tt)*) => {
         $crate::__private::compile_error!("`on_open` is given twice; put everything in one block: on_open { ... }");
     };
@@ -52,16 +72,12 @@ macro_rules! __event_stream_checks {
     };
     (@once $kind:ident) => {};
 
-    // `@require kind [clauses]`: the clause `kind` is among `clauses`.
-    (@require route [(route $($args:tt)*) $($rest:tt)*]) => {};
-    (@require every [(every $($args:tt)*) $($rest:tt)*]) => {};
-    (@require $kind:ident [$other:tt $($rest:tt)*]) => {
-        $crate::__event_stream_checks!(@require $kind [$($rest)*]);
+    // `@require_route [clauses]`: a `route` clause is among `clauses`.
+    (@require_route [(route $($args:tt)*) $($rest:tt)*]) => {};
+    (@require_route [$other:tt $($rest:tt)*]) => {
+        $crate::__event_stream_checks!(@require_route [$($rest)*]);
     };
-    (@require route []) => {
+    (@require_route []) => {
         $crate::__private::compile_error!("missing `route` clause: add route \"/event/counting\"");
-    };
-    (@require every []) => {
-        $crate::__private::compile_error!("missing `every` clause, the tick period: add every 1s");
     };
 }

@@ -6,17 +6,32 @@
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __event_stream_clauses {
-    // `route "/a/b"`: the GET path.
-    ([$($done:tt)*] route $path:literal $($rest:tt)*) => {
-        $crate::__event_stream_clauses!([$($done)* (route $path)] $($rest)*)
+    // `route "/a/b"` or `route "/rooms" / room: String / "events"`: the GET path.
+    ([$($done:tt)*] route $first:literal $($rest:tt)*) => {
+        $crate::__event_stream_clauses!(@route [$($done)*] [(first $first)] [$first,] [] $($rest)*)
     };
     ([$($done:tt)*] route $($rest:tt)*) => {
         $crate::__private::compile_error!(
-            "`route` takes a string literal path: route \"/event/counting\""
+            "`route` takes a string literal path, then any `/ \"segment\"` or `/ name: Type`: route \"/event/counting\" or route \"/rooms\" / room: String / \"events\""
         )
     };
+    // `@route [done] [pieces] [label parts] [params] tokens`: the typed segments after the first.
+    (@route [$($done:tt)*] [$($piece:tt)*] [$($label:tt)*] [$($param:tt)*] / $segment:literal $($rest:tt)*) => {
+        $crate::__event_stream_clauses!(@route [$($done)*] [$($piece)* (segment $segment)] [$($label)* "/", $segment,] [$($param)*] $($rest)*)
+    };
+    (@route [$($done:tt)*] [$($piece:tt)*] [$($label:tt)*] [$($param:tt)*] / $name:ident : $ty:ident $($rest:tt)*) => {
+        $crate::__event_stream_clauses!(@route [$($done)*] [$($piece)* (param)] [$($label)* "/{", $crate::__private::stringify!($name), "}",] [$($param)* ($name $ty)] $($rest)*)
+    };
+    (@route [$($done:tt)*] [$($piece:tt)*] [$($label:tt)*] [$($param:tt)*] / $($rest:tt)*) => {
+        $crate::__private::compile_error!(
+            "`route` segments after the first are `/ \"literal\"` or `/ name: Type` (a `FromStr` type name): route \"/rooms\" / room: String / \"events\""
+        )
+    };
+    (@route [$($done:tt)*] [$($piece:tt)*] [$($label:tt)*] [$($param:tt)*] $($rest:tt)*) => {
+        $crate::__event_stream_clauses!([$($done)* (route [$($piece)*] [$($label)*] [$($param)*])] $($rest)*)
+    };
 
-    // `every 1s`: the tick period.
+    // `every 1s`: the tick source.
     ([$($done:tt)*] every $period:literal $($rest:tt)*) => {
         $crate::__event_stream_clauses!([$($done)* (every $period)] $($rest)*)
     };
@@ -26,14 +41,38 @@ macro_rules! __event_stream_clauses {
         )
     };
 
-    // `until 10`: the last tick.
+    // `from hub(<hub>, <topic>)` or `from <stream>`: the other sources.
+    ([$($done:tt)*] from hub($hub:expr, $topic:expr $(,)?) $($rest:tt)*) => {
+        $crate::__event_stream_clauses!([$($done)* (from hub ($hub) ($topic))] $($rest)*)
+    };
+    ([$($done:tt)*] from hub ($($args:tt)*) $($rest:tt)*) => {
+        $crate::__private::compile_error!(
+            "`from hub` takes a hub and a topic: from hub(chat, \"lobby\") or from hub(chat, room)"
+        )
+    };
+    ([$($done:tt)*] from $($rest:tt)*) => {
+        $crate::__event_stream_clauses!(@expr (from stream) [$($done)*] [] $($rest)*)
+    };
+
+    // `until 10` or `until |item| item.done`: the last tick or item.
     ([$($done:tt)*] until $last:literal $($rest:tt)*) => {
-        $crate::__event_stream_clauses!([$($done)* (until $last)] $($rest)*)
+        $crate::__event_stream_clauses!([$($done)* (until count $last)] $($rest)*)
+    };
+    ([$($done:tt)*] until | $($rest:tt)*) => {
+        $crate::__event_stream_clauses!(@expr (until item) [$($done)*] [|] $($rest)*)
     };
     ([$($done:tt)*] until $($rest:tt)*) => {
         $crate::__private::compile_error!(
-            "`until` takes the number of the last tick, at least 1: until 10"
+            "`until` takes the number of the last tick, at least 1, or a predicate on a `from` stream's items: until 10 or until |job| job.done"
         )
+    };
+
+    // `with user = <filter>` or `with <filter>`: a warp filter run on the request.
+    ([$($done:tt)*] with $name:ident = $($rest:tt)*) => {
+        $crate::__event_stream_clauses!(@expr (with named $name) [$($done)*] [] $($rest)*)
+    };
+    ([$($done:tt)*] with $($rest:tt)*) => {
+        $crate::__event_stream_clauses!(@expr (with check) [$($done)*] [] $($rest)*)
     };
 
     // `event "name"` or `event ["a", "b"]`: the event types each tick is sent as.
@@ -72,7 +111,7 @@ macro_rules! __event_stream_clauses {
         )
     };
 
-    // `close_event "done"` or `close_event off`: the event sent after the `until` tick.
+    // `close_event "done"` or `close_event off`: the event sent when the server ends the stream.
     ([$($done:tt)*] close_event off $($rest:tt)*) => {
         $crate::__event_stream_clauses!([$($done)* (close_event off)] $($rest)*)
     };
@@ -85,6 +124,47 @@ macro_rules! __event_stream_clauses {
         )
     };
 
+    // `buffer 256`: how far behind a hub client may fall before `on_lag` applies.
+    ([$($done:tt)*] buffer $events:literal $($rest:tt)*) => {
+        $crate::__event_stream_clauses!([$($done)* (buffer $events)] $($rest)*)
+    };
+    ([$($done:tt)*] buffer $($rest:tt)*) => {
+        $crate::__private::compile_error!(
+            "`buffer` takes a number of events, at least 1: buffer 256"
+        )
+    };
+
+    // `on_lag skip` or `on_lag disconnect`: what happens to a client further behind than `buffer`.
+    ([$($done:tt)*] on_lag skip $($rest:tt)*) => {
+        $crate::__event_stream_clauses!([$($done)* (on_lag Skip)] $($rest)*)
+    };
+    ([$($done:tt)*] on_lag disconnect $($rest:tt)*) => {
+        $crate::__event_stream_clauses!([$($done)* (on_lag Disconnect)] $($rest)*)
+    };
+    ([$($done:tt)*] on_lag $($rest:tt)*) => {
+        $crate::__private::compile_error!(
+            "`on_lag` takes `skip` or `disconnect`: on_lag skip"
+        )
+    };
+
+    // `max_clients 1000`: more concurrent streams than this get 503.
+    ([$($done:tt)*] max_clients $limit:literal $($rest:tt)*) => {
+        $crate::__event_stream_clauses!([$($done)* (max_clients $limit)] $($rest)*)
+    };
+    ([$($done:tt)*] max_clients $($rest:tt)*) => {
+        $crate::__private::compile_error!(
+            "`max_clients` takes a number, at least 1: max_clients 1000"
+        )
+    };
+
+    // `clients <Clients>` and `shutdown <Shutdown>`: handles shared with the application.
+    ([$($done:tt)*] clients $($rest:tt)*) => {
+        $crate::__event_stream_clauses!(@expr (clients) [$($done)*] [] $($rest)*)
+    };
+    ([$($done:tt)*] shutdown $($rest:tt)*) => {
+        $crate::__event_stream_clauses!(@expr (shutdown) [$($done)*] [] $($rest)*)
+    };
+
     // `on_open { ... }`: runs when a client's stream starts.
     ([$($done:tt)*] on_open $body:block $($rest:tt)*) => {
         $crate::__event_stream_clauses!([$($done)* (on_open $body)] $($rest)*)
@@ -95,7 +175,7 @@ macro_rules! __event_stream_clauses {
         )
     };
 
-    // `on_close |n| { ... }`: runs once per connection with the last tick sent.
+    // `on_close |n| { ... }`: runs once per connection with the count sent.
     ([$($done:tt)*] on_close |$last:tt| $body:block $($rest:tt)*) => {
         $crate::__event_stream_clauses!([$($done)* (on_close $last $body)] $($rest)*)
     };
@@ -105,29 +185,100 @@ macro_rules! __event_stream_clauses {
         )
     };
 
-    // `=> event |i| ...`: the handler, building the whole `Event` (name and id included).
-    ([$($done:tt)*] => event |$tick:tt| $body:expr $(,)?) => {
-        $crate::__event_stream_checks!([$($done)*] (Built $tick $body))
+    // The handler: `=> [async] [text | event] |i| ...`, its value sent as JSON, text lines or
+    // a whole `Event`; `async` handlers return a future.
+    ([$($done:tt)*] => async event |$item:tt| $body:expr $(,)?) => {
+        $crate::__event_stream_checks!([$($done)*] (Later Built $item $body))
     };
-    // `=> text |i| ...`: the handler, its value sent as text lines.
-    ([$($done:tt)*] => text |$tick:tt| $body:expr $(,)?) => {
-        $crate::__event_stream_checks!([$($done)*] (Text $tick $body))
+    ([$($done:tt)*] => async text |$item:tt| $body:expr $(,)?) => {
+        $crate::__event_stream_checks!([$($done)*] (Later Text $item $body))
     };
-    // `=> |i| ...`: the handler, its value sent as JSON.
-    ([$($done:tt)*] => |$tick:tt| $body:expr $(,)?) => {
-        $crate::__event_stream_checks!([$($done)*] (Json $tick $body))
+    ([$($done:tt)*] => async |$item:tt| $body:expr $(,)?) => {
+        $crate::__event_stream_checks!([$($done)*] (Later Json $item $body))
+    };
+    ([$($done:tt)*] => event |$item:tt| $body:expr $(,)?) => {
+        $crate::__event_stream_checks!([$($done)*] (Now Built $item $body))
+    };
+    ([$($done:tt)*] => text |$item:tt| $body:expr $(,)?) => {
+        $crate::__event_stream_checks!([$($done)*] (Now Text $item $body))
+    };
+    ([$($done:tt)*] => |$item:tt| $body:expr $(,)?) => {
+        $crate::__event_stream_checks!([$($done)*] (Now Json $item $body))
     };
     ([$($done:tt)*] => $($rest:tt)*) => {
         $crate::__private::compile_error!(
-            "the handler takes one argument, the tick number: => |i| json!({ \"count\": i }), => text |i| format!(\"tick {}\", i) or => event |i| Event::json(i).name(\"tick\")"
+            "the handler takes one argument, the tick number or stream item: => |i| json!({ \"count\": i }), => text |i| format!(\"tick {}\", i), => event |i| Event::json(i).name(\"tick\"), each optionally `async`"
         )
     };
 
-    // The tokens ran out before `=>`.
+    // The tokens ran out: no handler (which only a `from` source may leave out).
     ([$($done:tt)*]) => {
-        $crate::__private::compile_error!(
-            "missing handler: end the endpoint with => |i| json!({ \"count\": i })"
-        )
+        $crate::__event_stream_checks!([$($done)*] (none))
+    };
+
+    // `@expr (kind) [done] [expression so far] tokens`: an expression runs up to the next clause.
+    (@expr ($($kind:tt)*) [$($done:tt)*] [$($e:tt)+] route $($rest:tt)*) => {
+        $crate::__event_stream_clauses!([$($done)* ($($kind)* $($e)+)] route $($rest)*)
+    };
+    (@expr ($($kind:tt)*) [$($done:tt)*] [$($e:tt)+] every $($rest:tt)*) => {
+        $crate::__event_stream_clauses!([$($done)* ($($kind)* $($e)+)] every $($rest)*)
+    };
+    (@expr ($($kind:tt)*) [$($done:tt)*] [$($e:tt)+] until $($rest:tt)*) => {
+        $crate::__event_stream_clauses!([$($done)* ($($kind)* $($e)+)] until $($rest)*)
+    };
+    (@expr ($($kind:tt)*) [$($done:tt)*] [$($e:tt)+] event $($rest:tt)*) => {
+        $crate::__event_stream_clauses!([$($done)* ($($kind)* $($e)+)] event $($rest)*)
+    };
+    (@expr ($($kind:tt)*) [$($done:tt)*] [$($e:tt)+] keep_alive $($rest:tt)*) => {
+        $crate::__event_stream_clauses!([$($done)* ($($kind)* $($e)+)] keep_alive $($rest)*)
+    };
+    (@expr ($($kind:tt)*) [$($done:tt)*] [$($e:tt)+] retry $($rest:tt)*) => {
+        $crate::__event_stream_clauses!([$($done)* ($($kind)* $($e)+)] retry $($rest)*)
+    };
+    (@expr ($($kind:tt)*) [$($done:tt)*] [$($e:tt)+] close_event $($rest:tt)*) => {
+        $crate::__event_stream_clauses!([$($done)* ($($kind)* $($e)+)] close_event $($rest)*)
+    };
+    (@expr ($($kind:tt)*) [$($done:tt)*] [$($e:tt)+] on_open $($rest:tt)*) => {
+        $crate::__event_stream_clauses!([$($done)* ($($kind)* $($e)+)] on_open $($rest)*)
+    };
+    (@expr ($($kind:tt)*) [$($done:tt)*] [$($e:tt)+] on_close $($rest:tt)*) => {
+        $crate::__event_stream_clauses!([$($done)* ($($kind)* $($e)+)] on_close $($rest)*)
+    };
+    (@expr ($($kind:tt)*) [$($done:tt)*] [$($e:tt)+] from $($rest:tt)*) => {
+        $crate::__event_stream_clauses!([$($done)* ($($kind)* $($e)+)] from $($rest)*)
+    };
+    (@expr ($($kind:tt)*) [$($done:tt)*] [$($e:tt)+] with $($rest:tt)*) => {
+        $crate::__event_stream_clauses!([$($done)* ($($kind)* $($e)+)] with $($rest)*)
+    };
+    (@expr ($($kind:tt)*) [$($done:tt)*] [$($e:tt)+] buffer $($rest:tt)*) => {
+        $crate::__event_stream_clauses!([$($done)* ($($kind)* $($e)+)] buffer $($rest)*)
+    };
+    (@expr ($($kind:tt)*) [$($done:tt)*] [$($e:tt)+] on_lag $($rest:tt)*) => {
+        $crate::__event_stream_clauses!([$($done)* ($($kind)* $($e)+)] on_lag $($rest)*)
+    };
+    (@expr ($($kind:tt)*) [$($done:tt)*] [$($e:tt)+] max_clients $($rest:tt)*) => {
+        $crate::__event_stream_clauses!([$($done)* ($($kind)* $($e)+)] max_clients $($rest)*)
+    };
+    (@expr ($($kind:tt)*) [$($done:tt)*] [$($e:tt)+] clients $($rest:tt)*) => {
+        $crate::__event_stream_clauses!([$($done)* ($($kind)* $($e)+)] clients $($rest)*)
+    };
+    (@expr ($($kind:tt)*) [$($done:tt)*] [$($e:tt)+] shutdown $($rest:tt)*) => {
+        $crate::__event_stream_clauses!([$($done)* ($($kind)* $($e)+)] shutdown $($rest)*)
+    };
+    (@expr ($($kind:tt)*) [$($done:tt)*] [$($e:tt)+] => $($rest:tt)*) => {
+        $crate::__event_stream_clauses!([$($done)* ($($kind)* $($e)+)] => $($rest)*)
+    };
+    (@expr ($($kind:tt)*) [$($done:tt)*] [$($e:tt)+]) => {
+        $crate::__event_stream_clauses!([$($done)* ($($kind)* $($e)+)])
+    };
+    (@expr ($kind:ident $($_:tt)*) [$($done:tt)*] [] $($rest:tt)*) => {
+        $crate::__private::compile_error!($crate::__private::concat!(
+            "`", $crate::__private::stringify!($kind),
+            "` takes an expression: from <stream>, with <filter> or with name = <filter>, clients <Clients>, shutdown <Shutdown>"
+        ))
+    };
+    (@expr ($($kind:tt)*) [$($done:tt)*] [$($e:tt)*] $next:tt $($rest:tt)*) => {
+        $crate::__event_stream_clauses!(@expr ($($kind)*) [$($done)*] [$($e)* $next] $($rest)*)
     };
 
     // Anything else where a clause should start.
@@ -135,7 +286,7 @@ macro_rules! __event_stream_clauses {
         $crate::__private::compile_error!($crate::__private::concat!(
             "unknown clause `",
             $crate::__private::stringify!($unknown),
-            "`: expected route, every, until, event, keep_alive, retry, close_event, on_open, on_close, or => |i| ..."
+            "`: expected route, every, from, until, with, event, keep_alive, retry, close_event, buffer, on_lag, max_clients, clients, shutdown, on_open, on_close, or => |i| ..."
         ))
     };
 }

@@ -1,20 +1,134 @@
-//! The expansion: a builder chain on `$crate::__private::Endpoint`, one call per clause.
-//! Literal arguments are checked in `const` items, so a bad one is a compile error.
+//! The expansion: a builder chain on `$crate::__private::Endpoint`: settings, then the route's
+//! filter and the source, then the handler. Literal arguments are checked in `const` items, so a
+//! bad one is a compile error.
 
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __event_stream_expand {
-    // Entry: the handler starts the builder, each clause applies to it, then the warp filter.
-    ([$($clause:tt)*] ($form:ident $tick:tt $body:expr)) => {{
-        let endpoint = $crate::__private::Endpoint::new(
-            $crate::__private::$form(move |$tick: u64| $body)
-        );
-        $( let endpoint = $crate::__event_stream_expand!(@apply endpoint $clause); )*
-        endpoint.into_filter()
+    // `@sort handler [route] [source] [with] [until] [settings] clauses`: the clauses that shape
+    // the expansion go to their own slot; the rest are settings.
+    (@sort $h:tt [$($r:tt)*] [$($s:tt)*] [$($w:tt)*] [$($u:tt)*] [$($set:tt)*] (route $($a:tt)*) $($more:tt)*) => {
+        $crate::__event_stream_expand!(@sort $h [$($r)* (route $($a)*)] [$($s)*] [$($w)*] [$($u)*] [$($set)*] $($more)*)
+    };
+    (@sort $h:tt [$($r:tt)*] [$($s:tt)*] [$($w:tt)*] [$($u:tt)*] [$($set:tt)*] (every $($a:tt)*) $($more:tt)*) => {
+        $crate::__event_stream_expand!(@sort $h [$($r)*] [$($s)* (every $($a)*)] [$($w)*] [$($u)*] [$($set)*] $($more)*)
+    };
+    (@sort $h:tt [$($r:tt)*] [$($s:tt)*] [$($w:tt)*] [$($u:tt)*] [$($set:tt)*] (from $($a:tt)*) $($more:tt)*) => {
+        $crate::__event_stream_expand!(@sort $h [$($r)*] [$($s)* (from $($a)*)] [$($w)*] [$($u)*] [$($set)*] $($more)*)
+    };
+    (@sort $h:tt [$($r:tt)*] [$($s:tt)*] [$($w:tt)*] [$($u:tt)*] [$($set:tt)*] (with $($a:tt)*) $($more:tt)*) => {
+        $crate::__event_stream_expand!(@sort $h [$($r)*] [$($s)*] [$($w)* (with $($a)*)] [$($u)*] [$($set)*] $($more)*)
+    };
+    (@sort $h:tt [$($r:tt)*] [$($s:tt)*] [$($w:tt)*] [$($u:tt)*] [$($set:tt)*] (until $($a:tt)*) $($more:tt)*) => {
+        $crate::__event_stream_expand!(@sort $h [$($r)*] [$($s)*] [$($w)*] [$($u)* (until $($a)*)] [$($set)*] $($more)*)
+    };
+    (@sort $h:tt [$($r:tt)*] [$($s:tt)*] [$($w:tt)*] [$($u:tt)*] [$($set:tt)*] $other:tt $($more:tt)*) => {
+        $crate::__event_stream_expand!(@sort $h [$($r)*] [$($s)*] [$($w)*] [$($u)*] [$($set)* $other] $($more)*)
+    };
+    (@sort $h:tt [$($r:tt)*] [$($s:tt)*] [$($w:tt)*] [$($u:tt)*] [$($set:tt)*]) => {
+        $crate::__event_stream_expand!(@build $h [$($r)*] [$($s)*] [$($w)*] [$($u)*] [$($set)*])
+    };
+
+    // A check already failed (no route, a clause twice): expand to a filter that type-checks.
+    (@build $h:tt [] $($rest:tt)*) => { $crate::__private::placeholder() };
+    (@build $h:tt [$r:tt $r2:tt $($rr:tt)*] $($rest:tt)*) => { $crate::__private::placeholder() };
+    (@build $h:tt [$r:tt] $s:tt [$w:tt $w2:tt $($ww:tt)*] $($rest:tt)*) => { $crate::__private::placeholder() };
+    (@build $h:tt [$r:tt] $s:tt $w:tt [$u:tt $u2:tt $($uu:tt)*] $($rest:tt)*) => { $crate::__private::placeholder() };
+
+    // `every`: the tick source.
+    (@build $handler:tt [$route:tt] [(every $period:literal)] [$($with:tt)?] [$($until:tt)?] [$($setting:tt)*]) => {{
+        let __endpoint = $crate::__event_stream_expand!(@endpoint $route)
+            .every($crate::__event_stream_expand!(@duration every $period));
+        $( let __endpoint = $crate::__event_stream_expand!(@until_ticks __endpoint $until); )?
+        $( let __endpoint = $crate::__event_stream_expand!(@apply ticks __endpoint $setting); )*
+        let __ticks = __endpoint.ticks($crate::__event_stream_expand!(@filter $route [$($with)?]));
+        $crate::__event_stream_expand!(@ticks_handler __ticks [$route $($with)?] $handler)
     }};
 
-    (@apply $endpoint:ident (route $path:literal)) => {
-        $endpoint.route({
+    // `from hub(hub, topic)`: the hub source; values are framed once, at publish.
+    (@build $handler:tt [$route:tt] [(from hub ($hub:expr) ($topic:expr))] [$($with:tt)?] [$($until:tt)?] [$($setting:tt)*]) => {{
+        $( $crate::__event_stream_expand!(@until_hub $until); )?
+        $crate::__event_stream_expand!(@hub_handler $handler);
+        let __endpoint = $crate::__event_stream_expand!(@endpoint $route);
+        $( let __endpoint = $crate::__event_stream_expand!(@apply hub __endpoint $setting); )*
+        __endpoint.hub(
+            $crate::__event_stream_expand!(@filter $route [$($with)?]),
+            $hub,
+            move |__context| {
+                #[allow(unused_variables)]
+                let $crate::__event_stream_expand!(@pattern [$route $($with)?]) = __context;
+                $topic
+            },
+        )
+    }};
+
+    // `from <stream>`: the user's stream, built per connection.
+    (@build $handler:tt [$route:tt] [(from stream $($source:tt)+)] [$($with:tt)?] [$($until:tt)?] [$($setting:tt)*]) => {{
+        let __endpoint = $crate::__event_stream_expand!(@endpoint $route);
+        $( let __endpoint = $crate::__event_stream_expand!(@until_count __endpoint $until); )?
+        $( let __endpoint = $crate::__event_stream_expand!(@apply stream __endpoint $setting); )*
+        let __streams = __endpoint.stream(
+            $crate::__event_stream_expand!(@filter $route [$($with)?]),
+            move |__context| {
+                #[allow(unused_variables)]
+                let $crate::__event_stream_expand!(@pattern [$route $($with)?]) = __context;
+                $($source)+
+            },
+        );
+        $( let __streams = $crate::__event_stream_expand!(@until_item __streams $until); )?
+        $crate::__event_stream_expand!(@stream_handler __streams [$route $($with)?] $handler)
+    }};
+
+    (@build $h:tt [$r:tt] [] $($rest:tt)*) => {{
+        $crate::__private::compile_error!(
+            "missing source: add every 1s (a timer), from hub(<hub>, \"topic\") or from <stream>"
+        );
+        $crate::__private::placeholder()
+    }};
+    (@build $h:tt [$r:tt] [$s:tt $s2:tt $($ss:tt)*] $($rest:tt)*) => {{
+        $crate::__private::compile_error!(
+            "an endpoint has one source: `every` (a timer) or `from` (a hub or a stream), not both"
+        );
+        $crate::__private::placeholder()
+    }};
+
+    // `@endpoint (route ...)`: the builder, named by the declared path in logs.
+    (@endpoint (route [$($piece:tt)*] [$($label:tt)*] [$($param:tt)*])) => {
+        $crate::__private::Endpoint::new($crate::__private::concat!($($label)*))
+    };
+
+    // `@filter (route ...) [with]`: the request filter; it extracts the connection's context,
+    // `(path parameters, with value)`.
+    (@filter (route [$($piece:tt)*] [$($label:tt)*] [$(($name:ident $ty:ident))*]) [$($with:tt)?]) => {{
+        const PIECES: &[$crate::__private::Piece] = &[
+            $( $crate::__event_stream_expand!(@piece $piece) ),*
+        ];
+        let __route = $crate::__private::route(PIECES, |__captures| {
+            $crate::__private::Ok(( $( $crate::__private::param::<$ty>(__captures)?, )* ))
+        });
+        $crate::__event_stream_expand!(@with __route $($with)?)
+    }};
+    (@with $route:ident) => { $crate::__private::without($route) };
+    (@with $route:ident (with named $name:ident $($filter:tt)+)) => {
+        $crate::__private::with_value($crate::__private::Filter::and($route, $($filter)+))
+    };
+    (@with $route:ident (with check $($filter:tt)+)) => {
+        $crate::__private::without($crate::__private::Filter::and($route, $($filter)+))
+    };
+
+    // `@pattern [(route ...) with?]`: binds the context's parts to the names the clauses gave.
+    (@pattern [(route $pieces:tt $label:tt [$(($name:ident $ty:ident))*])]) => {
+        (($($name,)*), _)
+    };
+    (@pattern [(route $pieces:tt $label:tt [$(($name:ident $ty:ident))*]) (with named $value:ident $($filter:tt)+)]) => {
+        (($($name,)*), $value)
+    };
+    (@pattern [(route $pieces:tt $label:tt [$(($name:ident $ty:ident))*]) (with check $($filter:tt)+)]) => {
+        (($($name,)*), _)
+    };
+
+    (@piece (first $path:literal)) => {
+        $crate::__private::Piece::Literal({
             const ROUTE: &str = $crate::__private::validate::route(
                 $crate::__private::stringify!($path),
                 $crate::__private::concat!(
@@ -25,22 +139,100 @@ macro_rules! __event_stream_expand {
             ROUTE
         })
     };
-    (@apply $endpoint:ident (every $period:literal)) => {
-        $endpoint.every($crate::__event_stream_expand!(@duration every $period))
-    };
-    (@apply $endpoint:ident (until $last:literal)) => {
-        $endpoint.until({
-            const UNTIL: u64 = $crate::__private::validate::until(
-                $last,
+    (@piece (segment $segment:literal)) => {
+        $crate::__private::Piece::Literal({
+            const SEGMENT: &str = $crate::__private::validate::route_segment(
+                $crate::__private::stringify!($segment),
                 $crate::__private::concat!(
-                    "`until` takes the number of the last tick, at least 1: until 10; found ",
-                    $crate::__private::stringify!($last)
+                    "`route` segments after the first are non-empty URL path characters without a leading `/`: route \"/rooms\" / room: String / \"events\"; found ",
+                    $crate::__private::stringify!($segment)
                 ),
             );
-            UNTIL
+            SEGMENT
         })
     };
-    (@apply $endpoint:ident (event [$($name:literal),+])) => {
+    (@piece (param)) => { $crate::__private::Piece::Param };
+
+    // Handlers per source. A tick handler gets the context by reference; a future (`async`)
+    // owns a clone of it.
+    (@ticks_handler $ticks:ident $ctx:tt (Now $format:ident $tick:tt $body:expr)) => {
+        $ticks.render($crate::__private::$format, move |__context, $tick| {
+            #[allow(unused_variables)]
+            let $crate::__event_stream_expand!(@pattern $ctx) = __context;
+            $body
+        })
+    };
+    (@ticks_handler $ticks:ident $ctx:tt (Later $format:ident $tick:tt $body:expr)) => {
+        $ticks.render_async($crate::__private::$format, move |__context, $tick| {
+            #[allow(unused_variables)]
+            let $crate::__event_stream_expand!(@pattern $ctx) = $crate::__private::Clone::clone(__context);
+            async move { $body }
+        })
+    };
+    (@ticks_handler $ticks:ident $ctx:tt (none)) => {{
+        $crate::__private::compile_error!(
+            "missing handler: end the endpoint with => |i| json!({ \"count\": i })"
+        );
+        $crate::__private::placeholder()
+    }};
+
+    (@stream_handler $streams:ident $ctx:tt (Now $format:ident $item:tt $body:expr)) => {
+        $streams.render($crate::__private::$format, move |__context, $item| {
+            #[allow(unused_variables)]
+            let $crate::__event_stream_expand!(@pattern $ctx) = __context;
+            $body
+        })
+    };
+    (@stream_handler $streams:ident $ctx:tt (Later $format:ident $item:tt $body:expr)) => {
+        $streams.render_async($crate::__private::$format, move |__context, $item| {
+            #[allow(unused_variables)]
+            let $crate::__event_stream_expand!(@pattern $ctx) = $crate::__private::Clone::clone(__context);
+            async move { $body }
+        })
+    };
+    (@stream_handler $streams:ident $ctx:tt (none)) => {
+        $streams.render($crate::__private::Json, |_, __item| __item)
+    };
+
+    (@hub_handler (none)) => {};
+    (@hub_handler $handler:tt) => {
+        $crate::__private::compile_error!(
+            "a hub source sends what was published, framed once for every client: leave out the `=> handler` and shape the value before hub.publish(topic, value)"
+        );
+    };
+
+    // `until` per source: a tick count, an item count, or a predicate on items.
+    (@until_ticks $endpoint:ident (until count $last:literal)) => {
+        $endpoint.until($crate::__event_stream_expand!(@count until $last))
+    };
+    (@until_ticks $endpoint:ident (until item $($predicate:tt)+)) => {{
+        $crate::__private::compile_error!(
+            "`until |item| ...` needs a `from <stream>` source; with `every`, give the last tick: until 10"
+        );
+        $endpoint
+    }};
+    (@until_count $endpoint:ident (until count $last:literal)) => {
+        $endpoint.until($crate::__event_stream_expand!(@count until $last))
+    };
+    (@until_count $endpoint:ident (until item $($predicate:tt)+)) => { $endpoint };
+    (@until_item $streams:ident (until count $last:literal)) => { $streams };
+    (@until_item $streams:ident (until item $($predicate:tt)+)) => {
+        $streams.until_item($($predicate)+)
+    };
+    (@until_hub $until:tt) => {
+        $crate::__private::compile_error!(
+            "`until` does not apply to a hub source, which runs until the client leaves or the server shuts down"
+        );
+    };
+
+    // `@apply source endpoint (setting ...)`: one builder call per setting clause.
+    (@apply hub $endpoint:ident (event $($names:tt)*)) => {{
+        $crate::__private::compile_error!(
+            "`event` does not apply to a hub source: name the event when publishing: hub.publish_event(topic, Event::json(value).name(\"chat\"))"
+        );
+        $endpoint
+    }};
+    (@apply $source:ident $endpoint:ident (event [$($name:literal),+])) => {
         $endpoint.events({
             const EVENTS: &[&str] = $crate::__private::validate::event_names(
                 &[$($name),+],
@@ -52,21 +244,48 @@ macro_rules! __event_stream_expand {
             EVENTS
         })
     };
-    (@apply $endpoint:ident (keep_alive off)) => {
+    (@apply hub $endpoint:ident (buffer $events:literal)) => {
+        $endpoint.buffer($crate::__event_stream_expand!(@count buffer $events) as usize)
+    };
+    (@apply hub $endpoint:ident (on_lag $policy:ident)) => {
+        $endpoint.on_lag($crate::__private::OnLag::$policy)
+    };
+    (@apply $source:ident $endpoint:ident (buffer $($args:tt)*)) => {{
+        $crate::__private::compile_error!(
+            "`buffer` applies to a hub source, whose events queue per client: from hub(chat, room) buffer 256"
+        );
+        $endpoint
+    }};
+    (@apply $source:ident $endpoint:ident (on_lag $($args:tt)*)) => {{
+        $crate::__private::compile_error!(
+            "`on_lag` applies to a hub source, whose clients can fall behind: from hub(chat, room) on_lag skip"
+        );
+        $endpoint
+    }};
+    (@apply $source:ident $endpoint:ident (max_clients $limit:literal)) => {
+        $endpoint.max_clients($crate::__event_stream_expand!(@count max_clients $limit) as usize)
+    };
+    (@apply $source:ident $endpoint:ident (clients $($clients:tt)+)) => {
+        $endpoint.clients($($clients)+)
+    };
+    (@apply $source:ident $endpoint:ident (shutdown $($shutdown:tt)+)) => {
+        $endpoint.shutdown($($shutdown)+)
+    };
+    (@apply $source:ident $endpoint:ident (keep_alive off)) => {
         $endpoint.keep_alive($crate::__private::None)
     };
-    (@apply $endpoint:ident (keep_alive $every:literal)) => {
+    (@apply $source:ident $endpoint:ident (keep_alive $every:literal)) => {
         $endpoint.keep_alive($crate::__private::Some(
             $crate::__event_stream_expand!(@duration keep_alive $every)
         ))
     };
-    (@apply $endpoint:ident (retry $delay:literal)) => {
+    (@apply $source:ident $endpoint:ident (retry $delay:literal)) => {
         $endpoint.retry($crate::__event_stream_expand!(@duration retry $delay))
     };
-    (@apply $endpoint:ident (close_event off)) => {
+    (@apply $source:ident $endpoint:ident (close_event off)) => {
         $endpoint.close_event($crate::__private::None)
     };
-    (@apply $endpoint:ident (close_event $name:literal)) => {
+    (@apply $source:ident $endpoint:ident (close_event $name:literal)) => {
         $endpoint.close_event($crate::__private::Some({
             const EVENTS: &[&str] = $crate::__private::validate::event_names(
                 &[$name],
@@ -78,12 +297,25 @@ macro_rules! __event_stream_expand {
             EVENTS[0]
         }))
     };
-    (@apply $endpoint:ident (on_open $body:block)) => {
+    (@apply $source:ident $endpoint:ident (on_open $body:block)) => {
         $endpoint.on_open(move || $body)
     };
-    (@apply $endpoint:ident (on_close $last:tt $body:block)) => {
+    (@apply $source:ident $endpoint:ident (on_close $last:tt $body:block)) => {
         $endpoint.on_close(move |$last: u64| $body)
     };
+
+    // `@count clause literal`: a compile-time count of at least 1, or an error naming `clause`.
+    (@count $clause:ident $value:literal) => {{
+        const COUNT: u64 = $crate::__private::validate::count(
+            $value,
+            $crate::__private::concat!(
+                "`", $crate::__private::stringify!($clause),
+                "` takes a whole number, at least 1; found ",
+                $crate::__private::stringify!($value)
+            ),
+        );
+        COUNT
+    }};
 
     // `@duration clause literal`: a compile-time `Duration`, or an error naming `clause`.
     (@duration $clause:ident $value:literal) => {{

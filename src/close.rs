@@ -7,37 +7,61 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 
+use crate::clients::ClientSlot;
+
 /// The user's `on_close` block, shared by every connection of an endpoint.
 pub(crate) type OnClose = Arc<dyn Fn(u64) + Send + Sync>;
 
-/// Runs `on_close` once, with the last tick sent, when the stream ends or is dropped.
+/// Runs `on_close` once, with the count of events sent, when the stream ends or is dropped; and
+/// frees the connection's place in the endpoint's client count.
 pub(crate) struct CloseGuard {
     on_close: Option<OnClose>,
-    last_tick: u64,
+    sent: u64,
     route: &'static str,
+    slot: Option<ClientSlot>,
 }
 
 impl CloseGuard {
-    pub(crate) fn new(on_close: Option<OnClose>, route: &'static str, last_tick: u64) -> Self {
+    pub(crate) fn new(
+        on_close: Option<OnClose>,
+        route: &'static str,
+        sent: u64,
+        slot: ClientSlot,
+    ) -> Self {
+        tracing::debug!(route, "stream opened");
         CloseGuard {
             on_close,
-            last_tick,
+            sent,
             route,
+            slot: Some(slot),
         }
     }
 
-    /// Records that tick `tick` reached the body.
-    pub(crate) fn sent(&mut self, tick: u64) {
-        self.last_tick = tick;
+    /// Records how far the stream got: the tick number, or the count of events sent.
+    pub(crate) fn sent(&mut self, sent: u64) {
+        self.sent = sent;
     }
 
-    /// Runs `on_close(last_tick)` unless it already ran. A panic inside it is logged and stays
+    pub(crate) fn count(&self) -> u64 {
+        self.sent
+    }
+
+    /// Runs `on_close(sent)` unless it already ran. A panic inside it is logged and stays
     /// inside this connection: it never unwinds into hyper or aborts a drop in progress.
-    pub(crate) fn close(&mut self) {
+    pub(crate) fn close(&mut self, reason: &'static str) {
+        if let Some(slot) = self.slot.take() {
+            tracing::debug!(
+                route = self.route,
+                sent = self.sent,
+                reason,
+                "stream closed"
+            );
+            drop(slot);
+        }
         if let Some(on_close) = self.on_close.take() {
-            let last_tick = self.last_tick;
-            if catch_unwind(AssertUnwindSafe(|| on_close(last_tick))).is_err() {
-                tracing::error!(route = self.route, last_tick, "on_close panicked");
+            let sent = self.sent;
+            if catch_unwind(AssertUnwindSafe(|| on_close(sent))).is_err() {
+                tracing::error!(route = self.route, sent, "on_close panicked");
             }
         }
     }
@@ -45,6 +69,8 @@ impl CloseGuard {
 
 impl Drop for CloseGuard {
     fn drop(&mut self) {
-        self.close();
+        // Every deliberate ending calls `close` first; reaching here with work left means hyper
+        // dropped the body: the client went away or the server is shutting down.
+        self.close("client gone or server stopped");
     }
 }

@@ -1,217 +1,413 @@
 //! An endpoint as the macro declares it, and the warp filter it becomes.
+//!
+//! The expansion calls [`Endpoint::new`], one setter per clause, then the source (`ticks`,
+//! `stream` or `hub`) with the route's filter, then the handler. Each step fixes a type the next
+//! closure needs, so closures in the user's clauses infer their argument types.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use warp::http::header::{HeaderValue, CACHE_CONTROL, CONTENT_TYPE};
+use futures::Stream;
+use warp::http::header::{HeaderValue, CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER};
 use warp::http::StatusCode;
 use warp::reply::Response;
 use warp::{Filter, Rejection, Reply};
 
-use crate::close::OnClose;
-use crate::frame::{encode_events, encode_retry, EventHeader, Payload};
-use crate::handler::{TickError, TickHandler};
+use crate::body::{EventBody, Exclusive, SourceItem};
+use crate::clients::Clients;
+use crate::close::{CloseGuard, OnClose};
+use crate::frame::{encode_retry, EventHeader};
+use crate::hub::{Hub, HubSource, OnLag};
 use crate::last_event_id::{last_event_id, LastEventId};
-use crate::route::route;
-use crate::ticks::TickStream;
+use crate::render::{Format, Later, Now, Render};
+use crate::shutdown::Shutdown;
+use crate::stream_source::{StreamSource, UntilItem};
+use crate::ticks::TickSource;
 
 /// The keep-alive period when the DSL does not name one.
 pub const DEFAULT_KEEP_ALIVE: Duration = Duration::from_secs(15);
 
-/// What `event_stream!` builds: each clause sets one field, then [`Endpoint::into_filter`].
+/// How many events a hub client may be behind before `on_lag` applies, when `buffer` is not given.
+pub const DEFAULT_BUFFER: usize = 256;
+
+/// What `event_stream!` builds: each clause sets one field, then a source, then the handler.
 ///
 /// Hidden from the docs: the macro is the interface; this is the runtime it calls.
 #[doc(hidden)]
-pub struct Endpoint<H> {
-    route: &'static str,
-    handler: H,
-    period: Duration,
-    until: Option<u64>,
-    events: &'static [&'static str],
-    keep_alive: Option<Duration>,
-    retry: Option<Duration>,
-    close_event: Option<&'static str>,
-    on_open: Option<Box<dyn Fn() + Send + Sync>>,
-    on_close: Option<OnClose>,
-}
-
-impl<H: TickHandler> Endpoint<H> {
-    pub fn new(handler: H) -> Self {
-        Endpoint {
-            route: "/",
-            handler,
-            period: Duration::from_secs(1),
-            until: None,
-            events: &["message"],
-            keep_alive: Some(DEFAULT_KEEP_ALIVE),
-            retry: None,
-            close_event: Some("close"),
-            on_open: None,
-            on_close: None,
-        }
-    }
-
-    pub fn route(self, route: &'static str) -> Self {
-        Endpoint { route, ..self }
-    }
-
-    pub fn every(self, period: Duration) -> Self {
-        Endpoint { period, ..self }
-    }
-
-    pub fn until(self, last_tick: u64) -> Self {
-        Endpoint {
-            until: Some(last_tick),
-            ..self
-        }
-    }
-
-    pub fn events(self, events: &'static [&'static str]) -> Self {
-        Endpoint { events, ..self }
-    }
-
-    pub fn keep_alive(self, keep_alive: Option<Duration>) -> Self {
-        Endpoint { keep_alive, ..self }
-    }
-
-    pub fn retry(self, retry: Duration) -> Self {
-        Endpoint {
-            retry: Some(retry),
-            ..self
-        }
-    }
-
-    pub fn close_event(self, close_event: Option<&'static str>) -> Self {
-        Endpoint {
-            close_event,
-            ..self
-        }
-    }
-
-    pub fn on_open(self, on_open: impl Fn() + Send + Sync + 'static) -> Self {
-        Endpoint {
-            on_open: Some(Box::new(on_open)),
-            ..self
-        }
-    }
-
-    pub fn on_close(self, on_close: impl Fn(u64) + Send + Sync + 'static) -> Self {
-        Endpoint {
-            on_close: Some(Arc::new(on_close)),
-            ..self
-        }
-    }
-
-    /// The warp filter: `GET <route>` answers with the event stream.
-    pub fn into_filter(
-        self,
-    ) -> impl Filter<Extract = (impl Reply,), Error = Rejection> + Clone + Send + Sync + 'static
-    {
-        let shared = Arc::new(Shared::from(self));
-        route(shared.route)
-            .and(warp::get())
-            .and(last_event_id())
-            .map(move |last_event_id| shared.clone().respond(last_event_id))
-    }
+pub struct Endpoint {
+    settings: Settings,
 }
 
 /// An endpoint's settings, shared read-only by all of its connections.
-pub(crate) struct Shared<H> {
+pub(crate) struct Settings {
     pub(crate) route: &'static str,
-    pub(crate) handler: H,
     pub(crate) period: Duration,
     pub(crate) until: Option<u64>,
-    pub(crate) headers: Box<[EventHeader]>,
+    pub(crate) headers: Arc<[EventHeader]>,
     pub(crate) keep_alive: Option<Duration>,
     pub(crate) retry_frame: Option<Bytes>,
-    pub(crate) close_frame: Option<Bytes>,
+    pub(crate) close_event: Option<&'static str>,
     pub(crate) on_open: Option<Box<dyn Fn() + Send + Sync>>,
     pub(crate) on_close: Option<OnClose>,
+    pub(crate) buffer: usize,
+    pub(crate) on_lag: OnLag,
+    pub(crate) max_clients: Option<usize>,
+    pub(crate) clients: Clients,
+    pub(crate) shutdown: Shutdown,
 }
 
-impl<H> From<Endpoint<H>> for Shared<H> {
-    fn from(endpoint: Endpoint<H>) -> Self {
-        let close_frame = match (endpoint.until, endpoint.close_event) {
-            (Some(last_tick), Some(name)) => {
-                let last = last_tick.to_string();
-                Some(encode_events(
-                    &[EventHeader::new(name)],
-                    None,
-                    Payload::Json(last.as_bytes()),
-                ))
-            }
-            _ => None,
-        };
-        Shared {
-            route: endpoint.route,
-            handler: endpoint.handler,
-            period: endpoint.period,
-            until: endpoint.until,
-            headers: endpoint
-                .events
-                .iter()
-                .map(|name| EventHeader::new(name))
-                .collect(),
-            keep_alive: endpoint.keep_alive,
-            retry_frame: endpoint.retry.map(|retry| encode_retry(retry.as_millis())),
-            close_frame,
-            on_open: endpoint.on_open,
-            on_close: endpoint.on_close,
+impl Endpoint {
+    /// `route` is the declared path, as logs name the endpoint.
+    pub fn new(route: &'static str) -> Self {
+        Endpoint {
+            settings: Settings {
+                route,
+                period: Duration::from_secs(1),
+                until: None,
+                headers: Arc::new([EventHeader::new("message")]),
+                keep_alive: Some(DEFAULT_KEEP_ALIVE),
+                retry_frame: None,
+                close_event: Some("close"),
+                on_open: None,
+                on_close: None,
+                buffer: DEFAULT_BUFFER,
+                on_lag: OnLag::Skip,
+                max_clients: None,
+                clients: Clients::new(),
+                shutdown: Shutdown::global().clone(),
+            },
         }
+    }
+
+    fn with(mut self, set: impl FnOnce(&mut Settings)) -> Self {
+        set(&mut self.settings);
+        self
+    }
+
+    pub fn every(self, period: Duration) -> Self {
+        self.with(|s| s.period = period)
+    }
+
+    pub fn until(self, last: u64) -> Self {
+        self.with(|s| s.until = Some(last))
+    }
+
+    pub fn events(self, names: &'static [&'static str]) -> Self {
+        self.with(|s| s.headers = names.iter().map(|name| EventHeader::new(name)).collect())
+    }
+
+    pub fn keep_alive(self, every: Option<Duration>) -> Self {
+        self.with(|s| s.keep_alive = every)
+    }
+
+    pub fn retry(self, delay: Duration) -> Self {
+        self.with(|s| s.retry_frame = Some(encode_retry(delay.as_millis())))
+    }
+
+    pub fn close_event(self, name: Option<&'static str>) -> Self {
+        self.with(|s| s.close_event = name)
+    }
+
+    pub fn on_open(self, on_open: impl Fn() + Send + Sync + 'static) -> Self {
+        self.with(|s| s.on_open = Some(Box::new(on_open)))
+    }
+
+    pub fn on_close(self, on_close: impl Fn(u64) + Send + Sync + 'static) -> Self {
+        self.with(|s| s.on_close = Some(Arc::new(on_close)))
+    }
+
+    pub fn buffer(self, events: usize) -> Self {
+        self.with(|s| s.buffer = events)
+    }
+
+    pub fn on_lag(self, policy: OnLag) -> Self {
+        self.with(|s| s.on_lag = policy)
+    }
+
+    pub fn max_clients(self, limit: usize) -> Self {
+        self.with(|s| s.max_clients = Some(limit))
+    }
+
+    pub fn clients(self, clients: Clients) -> Self {
+        self.with(|s| s.clients = clients)
+    }
+
+    pub fn shutdown(self, shutdown: Shutdown) -> Self {
+        self.with(|s| s.shutdown = shutdown)
+    }
+
+    /// The `every` source, on requests that `filter` (route, then `with`) accepts.
+    pub fn ticks<Fl>(self, filter: Fl) -> Ticks<Fl> {
+        Ticks {
+            settings: self.settings,
+            filter,
+        }
+    }
+
+    /// The `from <stream>` source: `source` builds each connection's stream from its context.
+    pub fn stream<Fl, C, S, St>(self, filter: Fl, source: S) -> Streams<Fl, S, St::Item>
+    where
+        Fl: Filter<Extract = (C,), Error = Rejection>,
+        S: Fn(C) -> St,
+        St: Stream,
+    {
+        Streams {
+            settings: self.settings,
+            filter,
+            source,
+            until_item: None,
+        }
+    }
+
+    /// The `from hub(hub, topic)` source: `topic` names each connection's topic from its context.
+    pub fn hub<Fl, C, T, Tp, Topic>(
+        self,
+        filter: Fl,
+        hub: Hub<T>,
+        topic: Tp,
+    ) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone + Send + Sync + 'static
+    where
+        Fl: Filter<Extract = (C,), Error = Rejection> + Clone + Send + Sync + 'static,
+        C: Send + 'static,
+        T: 'static,
+        Tp: Fn(C) -> Topic + Send + Sync + 'static,
+        Topic: AsRef<str>,
+    {
+        let settings = Arc::new(self.settings);
+        let open = Arc::new(move |settings: &Settings, ctx: C, last: LastEventId| {
+            let topic = topic(ctx);
+            let after = match last {
+                LastEventId::Tick(id) => Some(id),
+                LastEventId::Absent | LastEventId::Invalid => None,
+            };
+            let subscription = hub.subscribe(topic.as_ref(), after);
+            Ok((
+                HubSource::new(
+                    subscription,
+                    settings.buffer,
+                    settings.on_lag,
+                    settings.route,
+                ),
+                0,
+            ))
+        });
+        serve(settings, filter, open)
     }
 }
 
-impl<H: TickHandler> Shared<H> {
-    pub(crate) fn frame_tick(&self, tick: u64) -> Result<Bytes, TickError> {
-        let mut digits = [0; 20];
-        self.handler
-            .frame(tick, &self.headers, Some(format_u64(&mut digits, tick)))
+/// An endpoint with the `every` source, waiting for its handler.
+#[doc(hidden)]
+pub struct Ticks<Fl> {
+    settings: Settings,
+    filter: Fl,
+}
+
+impl<Fl, C> Ticks<Fl>
+where
+    Fl: Filter<Extract = (C,), Error = Rejection> + Clone + Send + Sync + 'static,
+    C: Send + Unpin + 'static,
+{
+    /// `=> |i| value`.
+    pub fn render<F, V, M>(
+        self,
+        format: M,
+        handler: F,
+    ) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone + Send + Sync + 'static
+    where
+        F: Fn(&C, u64) -> V + Send + Sync + 'static,
+        M: Format<V>,
+    {
+        self.serve(Now::new(handler, format))
     }
 
-    fn respond(self: Arc<Self>, last_event_id: LastEventId) -> Response {
-        let from = match last_event_id {
-            LastEventId::Absent => 0,
-            LastEventId::Tick(tick) => tick,
-            LastEventId::Invalid => {
-                tracing::warn!(
-                    route = self.route,
-                    "Last-Event-ID is not a decimal u64; starting from tick 1"
-                );
-                0
+    /// `=> async |i| value`.
+    pub fn render_async<F, Fut, M>(
+        self,
+        format: M,
+        handler: F,
+    ) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone + Send + Sync + 'static
+    where
+        F: Fn(&C, u64) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future + Send + 'static,
+        M: Format<Fut::Output>,
+    {
+        self.serve(Later::new(handler, format))
+    }
+
+    fn serve<R: Render<C, u64>>(
+        self,
+        render: R,
+    ) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone + Send + Sync + 'static {
+        let render = Arc::new(render);
+        let open = Arc::new(move |settings: &Settings, ctx: C, last: LastEventId| {
+            let from = match last {
+                LastEventId::Tick(tick) => tick,
+                LastEventId::Absent | LastEventId::Invalid => 0,
+            };
+            if settings.until.is_some_and(|last| from >= last) {
+                // The stream already ended for this client; 204 tells EventSource to stop for good.
+                return Err(StatusCode::NO_CONTENT.into_response());
             }
-        };
-        if self.until.is_some_and(|last| from >= last) {
-            // The stream already ended for this client; 204 tells EventSource to stop for good.
-            return StatusCode::NO_CONTENT.into_response();
-        }
-        if let Some(on_open) = &self.on_open {
-            if catch_unwind(AssertUnwindSafe(on_open)).is_err() {
-                tracing::error!(route = self.route, "on_open panicked; stream not started");
-                return StatusCode::INTERNAL_SERVER_ERROR.into_response();
-            }
-        }
-        let mut response = warp::reply::stream(TickStream::new(self, from)).into_response();
-        let headers = response.headers_mut();
-        headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
-        headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-        // nginx and similar proxies buffer responses by default, which would hold events back.
-        headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
-        response
+            let source = TickSource::new(
+                ctx,
+                render.clone(),
+                settings.headers.clone(),
+                settings.route,
+                settings.period,
+                from,
+                settings.until,
+            );
+            Ok((source, from))
+        });
+        serve(Arc::new(self.settings), self.filter, open)
     }
 }
 
-/// Formats `value` in decimal into `buf` (20 digits hold any `u64`) without allocating.
-fn format_u64(buf: &mut [u8; 20], mut value: u64) -> &str {
-    let mut at = buf.len();
-    loop {
-        at -= 1;
-        buf[at] = b'0' + (value % 10) as u8;
-        value /= 10;
-        if value == 0 {
-            break;
+/// An endpoint with a `from <stream>` source, waiting for its handler.
+#[doc(hidden)]
+pub struct Streams<Fl, S, T> {
+    settings: Settings,
+    filter: Fl,
+    source: S,
+    until_item: Option<UntilItem<T>>,
+}
+
+impl<Fl, C, S, St> Streams<Fl, S, St::Item>
+where
+    Fl: Filter<Extract = (C,), Error = Rejection> + Clone + Send + Sync + 'static,
+    C: Clone + Send + Unpin + 'static,
+    S: Fn(C) -> St + Send + Sync + 'static,
+    St: Stream + Send + 'static,
+    St::Item: 'static,
+{
+    /// `until |item| ...`: the first item it accepts is the last one sent.
+    pub fn until_item(self, until: impl Fn(&St::Item) -> bool + Send + Sync + 'static) -> Self {
+        Streams {
+            until_item: Some(Arc::new(until)),
+            ..self
         }
     }
-    std::str::from_utf8(&buf[at..]).expect("ASCII digits")
+
+    /// `=> |item| value`, or the item itself when no handler is given.
+    pub fn render<F, V, M>(
+        self,
+        format: M,
+        handler: F,
+    ) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone + Send + Sync + 'static
+    where
+        F: Fn(&C, St::Item) -> V + Send + Sync + 'static,
+        M: Format<V>,
+    {
+        self.serve(Now::new(handler, format))
+    }
+
+    /// `=> async |item| value`.
+    pub fn render_async<F, Fut, M>(
+        self,
+        format: M,
+        handler: F,
+    ) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone + Send + Sync + 'static
+    where
+        F: Fn(&C, St::Item) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future + Send + 'static,
+        M: Format<Fut::Output>,
+    {
+        self.serve(Later::new(handler, format))
+    }
+
+    fn serve<R: Render<C, St::Item>>(
+        self,
+        render: R,
+    ) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone + Send + Sync + 'static {
+        let render = Arc::new(render);
+        let (source, until_item) = (self.source, self.until_item);
+        let open = Arc::new(move |settings: &Settings, ctx: C, _last: LastEventId| {
+            let stream = source(ctx.clone());
+            let source = StreamSource::new(
+                stream,
+                ctx,
+                render.clone(),
+                settings.headers.clone(),
+                settings.route,
+                settings.until,
+                until_item.clone(),
+            );
+            Ok((source, 0))
+        });
+        serve(Arc::new(self.settings), self.filter, open)
+    }
+}
+
+/// Opens one connection's source: the source and the count it starts from, or an early answer.
+type Open<C, S> = dyn Fn(&Settings, C, LastEventId) -> Result<(S, u64), Response> + Send + Sync;
+
+/// `filter`, then `GET`, then the event stream.
+fn serve<Fl, C, S>(
+    settings: Arc<Settings>,
+    filter: Fl,
+    open: Arc<Open<C, S>>,
+) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone + Send + Sync + 'static
+where
+    Fl: Filter<Extract = (C,), Error = Rejection> + Clone + Send + Sync + 'static,
+    C: Send + 'static,
+    S: Stream<Item = SourceItem> + Unpin + Send + 'static,
+{
+    filter
+        .and(warp::get())
+        .and(last_event_id())
+        .map(move |ctx: C, last: LastEventId| respond(&settings, &*open, ctx, last))
+}
+
+fn respond<C, S>(settings: &Arc<Settings>, open: &Open<C, S>, ctx: C, last: LastEventId) -> Response
+where
+    S: Stream<Item = SourceItem> + Unpin + Send + 'static,
+{
+    if settings.shutdown.is_triggered() {
+        return unavailable(settings, "server shutting down");
+    }
+    let Some(slot) = settings.clients.join(settings.max_clients) else {
+        return unavailable(settings, "max_clients reached");
+    };
+    if last == LastEventId::Invalid {
+        tracing::warn!(
+            route = settings.route,
+            "Last-Event-ID is not a decimal u64; starting from the beginning"
+        );
+    }
+    let (source, from) = match open(settings, ctx, last) {
+        Ok(opened) => opened,
+        Err(early) => return early,
+    };
+    if let Some(on_open) = &settings.on_open {
+        if catch_unwind(AssertUnwindSafe(on_open)).is_err() {
+            tracing::error!(
+                route = settings.route,
+                "on_open panicked; stream not started"
+            );
+            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+        }
+    }
+    let guard = CloseGuard::new(settings.on_close.clone(), settings.route, from, slot);
+    let body = EventBody::new(source, settings.clone(), guard);
+    let mut response = warp::reply::stream(Exclusive(body)).into_response();
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    // nginx and similar proxies buffer responses by default, which would hold events back.
+    headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
+    response
+}
+
+/// `503 Service Unavailable` with `retry-after`, which `EventSource` treats as fatal but a
+/// script (or a proxy) can honour.
+fn unavailable(settings: &Settings, reason: &'static str) -> Response {
+    tracing::warn!(route = settings.route, reason, "stream refused");
+    let mut response =
+        warp::reply::with_status(reason, StatusCode::SERVICE_UNAVAILABLE).into_response();
+    response
+        .headers_mut()
+        .insert(RETRY_AFTER, HeaderValue::from_static("5"));
+    response
 }

@@ -41,14 +41,19 @@
 #[path = "../macros/mod.rs"]
 mod macros;
 
+mod body;
+mod clients;
 mod close;
 mod duration;
 mod endpoint;
 mod event;
 mod frame;
-mod handler;
+mod hub;
 mod last_event_id;
+mod render;
 mod route;
+mod shutdown;
+mod stream_source;
 mod ticks;
 mod validate;
 
@@ -61,21 +66,37 @@ mod validate;
 /// ```
 pub use serde_json::json;
 
+pub use crate::clients::Clients;
 pub use crate::event::Event;
+pub use crate::hub::{
+    Hub, HubFrame, MemoryTransport, Outgoing, PublishError, ResetFrom, Subscription, Transport,
+    DEFAULT_REPLAY,
+};
+pub use crate::shutdown::Shutdown;
 
 /// What macro expansions name. Not public API: it changes without notice.
 #[doc(hidden)]
 pub mod __private {
+    pub use core::clone::Clone;
     pub use core::option::Option::{None, Some};
+    pub use core::result::Result::Ok;
     pub use core::{compile_error, concat, stringify};
+    pub use std::sync::OnceLock;
     pub use std::time::Duration;
 
+    pub use paste::paste;
+    pub use warp::reply::Response;
+    pub use warp::{Filter, Rejection};
+
+    pub use crate::clients::Clients;
     pub use crate::duration::parse as duration;
     pub use crate::endpoint::Endpoint;
-    pub use crate::handler::{Built, Json, Text, TickHandler};
+    pub use crate::hub::OnLag;
+    pub use crate::render::{Built, Json, Text};
+    pub use crate::route::{param, placeholder, route, with_value, without, Captures, Piece};
 
     /// Compile-time checks of literal clause arguments.
     pub mod validate {
-        pub use crate::validate::{event_names, route, until};
+        pub use crate::validate::{count, event_names, route, route_segment};
     }
 }

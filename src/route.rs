@@ -1,26 +1,83 @@
-//! Matching a request path against a `route` literal such as `"/event/counting"`.
+//! Matching a request path against a `route`: literal segments and typed parameters, such as
+//! `route "/rooms" / room: String / "events"`.
 
+use std::str::FromStr;
 use std::sync::Arc;
 
 use warp::path::Tail;
 use warp::{Filter, Rejection};
 
-/// Matches the remaining path exactly against `route`'s segments (a trailing `/` is tolerated,
-/// as warp's own `path!` does), and rejects with 404 otherwise so `.or()` tries the next route.
-pub(crate) fn route(route: &'static str) -> impl Filter<Extract = (), Error = Rejection> + Clone {
-    let segments: Arc<[&'static str]> = route.split('/').filter(|s| !s.is_empty()).collect();
-    warp::path::tail()
-        .and_then(move |tail: Tail| {
-            let matches = segments_of(tail.as_str()).eq(segments.iter().copied());
-            async move {
-                if matches {
-                    Ok(())
-                } else {
-                    Err(warp::reject::not_found())
-                }
+/// One piece of a route as declared: a literal (one or more `/`-separated segments) or a
+/// parameter (exactly one segment).
+#[derive(Debug, Clone, Copy)]
+pub enum Piece {
+    /// `"/rooms"` or `"events"`.
+    Literal(&'static str),
+    /// `room: String`.
+    Param,
+}
+
+/// The parameter segments of a matched path, percent-decoded, in order.
+#[derive(Debug)]
+pub struct Captures(std::vec::IntoIter<String>);
+
+enum Segment {
+    Literal(&'static str),
+    Param,
+}
+
+/// Matches the remaining path exactly (a trailing `/` is tolerated, as warp's own `path!` does),
+/// extracting the parameters with `parse`; rejects with 404 otherwise, so `.or()` tries the next
+/// route, and also when a parameter does not parse as its type (as `warp::path::param` does).
+pub fn route<P: Send + 'static>(
+    pieces: &'static [Piece],
+    parse: fn(&mut Captures) -> Result<P, Rejection>,
+) -> impl Filter<Extract = (P,), Error = Rejection> + Clone {
+    let segments: Arc<[Segment]> = pieces
+        .iter()
+        .flat_map(|piece| -> Box<dyn Iterator<Item = Segment>> {
+            match piece {
+                Piece::Literal(text) => Box::new(
+                    text.split('/')
+                        .filter(|s| !s.is_empty())
+                        .map(Segment::Literal),
+                ),
+                Piece::Param => Box::new(std::iter::once(Segment::Param)),
             }
         })
-        .untuple_one()
+        .collect();
+    warp::path::tail().and_then(move |tail: Tail| {
+        let matched =
+            match_path(&segments, tail.as_str()).and_then(|mut captures| parse(&mut captures).ok());
+        std::future::ready(matched.ok_or_else(warp::reject::not_found))
+    })
+}
+
+fn match_path(segments: &[Segment], path: &str) -> Option<Captures> {
+    let mut params = Vec::new();
+    let mut actual = segments_of(path);
+    for segment in segments {
+        let found = actual.next()?;
+        match segment {
+            Segment::Literal(text) if *text == found => {}
+            Segment::Literal(_) => return None,
+            Segment::Param if found.is_empty() => return None,
+            Segment::Param => params.push(percent_decode(found)?),
+        }
+    }
+    actual
+        .next()
+        .is_none()
+        .then(|| Captures(params.into_iter()))
+}
+
+/// The next parameter, parsed as `T`.
+pub fn param<T: FromStr>(captures: &mut Captures) -> Result<T, Rejection> {
+    captures
+        .0
+        .next()
+        .and_then(|segment| segment.parse().ok())
+        .ok_or_else(warp::reject::not_found)
 }
 
 fn segments_of(path: &str) -> impl Iterator<Item = &str> {
@@ -31,4 +88,93 @@ fn segments_of(path: &str) -> impl Iterator<Item = &str> {
         segments.next();
     }
     segments
+}
+
+/// `%XX` escapes decoded; `None` for a bad escape or bytes that are not UTF-8.
+fn percent_decode(segment: &str) -> Option<String> {
+    if !segment.contains('%') {
+        return Some(segment.to_owned());
+    }
+    let bytes = segment.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut at = 0;
+    while at < bytes.len() {
+        if bytes[at] == b'%' {
+            let hex = segment.get(at + 1..at + 3)?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            at += 3;
+        } else {
+            out.push(bytes[at]);
+            at += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn captures(pieces: &[Segment], path: &str) -> Option<Vec<String>> {
+        match_path(pieces, path).map(|c| c.0.collect())
+    }
+
+    #[test]
+    fn literal_and_param_segments_match_exactly() {
+        let pieces = [
+            Segment::Literal("rooms"),
+            Segment::Param,
+            Segment::Literal("events"),
+        ];
+        assert_eq!(
+            captures(&pieces, "rooms/lobby/events"),
+            Some(vec!["lobby".into()])
+        );
+        assert_eq!(
+            captures(&pieces, "rooms/lobby/events/"),
+            Some(vec!["lobby".into()])
+        );
+        assert_eq!(
+            captures(&pieces, "rooms/a%20b/events"),
+            Some(vec!["a b".into()])
+        );
+        assert_eq!(captures(&pieces, "rooms/lobby"), None);
+        assert_eq!(captures(&pieces, "rooms/lobby/events/x"), None);
+        assert_eq!(captures(&pieces, "rooms//events"), None);
+        assert_eq!(captures(&pieces, "rooms/%zz/events"), None);
+        assert_eq!(captures(&pieces, "rooms/%ff/events"), None);
+    }
+}
+
+/// The connection's context when the endpoint has a `with name = <filter>` clause:
+/// `(path parameters, the filter's value)`.
+pub fn with_value<F, P, W>(
+    filter: F,
+) -> impl Filter<Extract = ((P, W),), Error = Rejection> + Clone + Send + Sync + 'static
+where
+    F: Filter<Extract = (P, W), Error = Rejection> + Clone + Send + Sync + 'static,
+    P: Send + 'static,
+    W: Send + 'static,
+{
+    filter.map(|params: P, value: W| (params, value))
+}
+
+/// The connection's context without a `with` value: `(path parameters, ())`.
+pub fn without<F, P>(
+    filter: F,
+) -> impl Filter<Extract = ((P, ()),), Error = Rejection> + Clone + Send + Sync + 'static
+where
+    F: Filter<Extract = (P,), Error = Rejection> + Clone + Send + Sync + 'static,
+    P: Send + 'static,
+{
+    filter.map(|params: P| (params, ()))
+}
+
+/// What an expansion with a failed check stands for: the compile error is the message; this
+/// keeps the rest of the expansion from adding type errors to it.
+pub fn placeholder(
+) -> impl Filter<Extract = (warp::reply::Response,), Error = Rejection> + Clone + Send + Sync + 'static
+{
+    warp::any()
+        .and_then(|| std::future::ready(Err::<warp::reply::Response, _>(warp::reject::not_found())))
 }

@@ -1,147 +1,120 @@
-//! The `every`/`until` source: one connection's stream of tick frames and keep-alive comments.
-//!
-//! hyper polls this stream directly as the response body, so a connection costs no task of its
-//! own; one timer per connection serves both the next tick and the next keep-alive.
+//! The `every`/`until` source: ticks `from + 1 ..= until`, one period apart, each rendered by the
+//! handler (awaited in place for `async` handlers, so ticks never overlap).
 
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
+use std::time::Duration;
 
-use bytes::Bytes;
 use futures::Stream;
 use tokio::time::{Instant, Sleep};
 
-use crate::close::CloseGuard;
-use crate::endpoint::Shared;
-use crate::frame::KEEP_ALIVE;
-use crate::handler::{TickError, TickHandler};
+use crate::body::{Abort, Sent, SourceItem};
+use crate::frame::EventHeader;
+use crate::render::{Render, RenderError, Rendering};
 
-/// What the stream writes next once its timer is not in the way.
-enum Phase {
-    /// `retry:` goes first, before the first tick.
-    Preamble(Bytes),
-    Ticking,
-    /// `until` was reached: the close event (if any) goes out, then the body ends.
-    Closing(Option<Bytes>),
-    Done,
-}
+type PendingFrame = Pin<Box<dyn Future<Output = Result<bytes::Bytes, RenderError>> + Send>>;
 
-/// One connection's body: ticks `from + 1 ..= until`, one period apart.
-pub(crate) struct TickStream<H> {
-    shared: Arc<Shared<H>>,
+pub(crate) struct TickSource<C, R> {
+    ctx: C,
+    render: Arc<R>,
+    headers: Arc<[EventHeader]>,
+    route: &'static str,
+    period: Duration,
     timer: Pin<Box<Sleep>>,
     next_tick: Instant,
-    keep_alive_at: Option<Instant>,
     tick: u64,
-    phase: Phase,
-    guard: CloseGuard,
+    until: Option<u64>,
+    pending: Option<PendingFrame>,
 }
 
-impl<H: TickHandler> TickStream<H> {
-    /// A stream whose first tick is `from + 1`, one period from now (like `setInterval`).
-    pub(crate) fn new(shared: Arc<Shared<H>>, from: u64) -> Self {
-        let now = Instant::now();
-        let next_tick = now + shared.period;
-        let keep_alive_at = shared.keep_alive.map(|every| now + every);
-        let phase = match &shared.retry_frame {
-            Some(retry) => Phase::Preamble(retry.clone()),
-            None => Phase::Ticking,
-        };
-        let guard = CloseGuard::new(shared.on_close.clone(), shared.route, from);
-        TickStream {
-            timer: Box::pin(tokio::time::sleep_until(earliest(next_tick, keep_alive_at))),
-            shared,
+impl<C, R: Render<C, u64>> TickSource<C, R> {
+    /// A source whose first tick is `from + 1`, one period from now (like `setInterval`).
+    pub(crate) fn new(
+        ctx: C,
+        render: Arc<R>,
+        headers: Arc<[EventHeader]>,
+        route: &'static str,
+        period: Duration,
+        from: u64,
+        until: Option<u64>,
+    ) -> Self {
+        let next_tick = Instant::now() + period;
+        TickSource {
+            ctx,
+            render,
+            headers,
+            route,
+            period,
+            timer: Box::pin(tokio::time::sleep_until(next_tick)),
             next_tick,
-            keep_alive_at,
             tick: from,
-            phase,
-            guard,
+            until,
+            pending: None,
         }
     }
 
-    fn schedule_after_tick(&mut self, now: Instant) {
-        self.next_tick += self.shared.period;
-        if self.next_tick <= now {
-            // The server fell behind (a slow handler, a stalled runtime): carry on one period
-            // from now instead of bursting the missed ticks.
-            self.next_tick = now + self.shared.period;
+    /// What a rendered tick means for the stream: a frame, the end of it, or nothing (skipped).
+    fn rendered(&self, result: Result<bytes::Bytes, RenderError>) -> Option<SourceItem> {
+        match result {
+            Ok(frame) => Some(Ok(Sent {
+                frame,
+                count: self.tick,
+            })),
+            Err(RenderError::Panicked) => {
+                tracing::error!(
+                    route = self.route,
+                    tick = self.tick,
+                    "event handler panicked; ending this stream"
+                );
+                Some(Err(Abort::Panicked))
+            }
+            Err(err) => {
+                tracing::error!(route = self.route, tick = self.tick, error = %err, "tick skipped");
+                None
+            }
         }
     }
-
-    fn written(&mut self, now: Instant) {
-        self.keep_alive_at = self.shared.keep_alive.map(|every| now + every);
-        let wake = earliest(self.next_tick, self.keep_alive_at);
-        self.timer.as_mut().reset(wake);
-    }
 }
 
-fn earliest(tick: Instant, keep_alive: Option<Instant>) -> Instant {
-    keep_alive.map_or(tick, |at| at.min(tick))
-}
+impl<C: Unpin, R: Render<C, u64>> Stream for TickSource<C, R> {
+    type Item = SourceItem;
 
-impl<H: TickHandler> Stream for TickStream<H> {
-    type Item = Result<Bytes, TickError>;
-
-    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<SourceItem>> {
         let this = self.get_mut();
-        match std::mem::replace(&mut this.phase, Phase::Ticking) {
-            Phase::Ticking => {}
-            Phase::Preamble(retry) => return Poll::Ready(Some(Ok(retry))),
-            Phase::Closing(close_event) => {
-                this.phase = Phase::Done;
-                if let Some(frame) = close_event {
-                    return Poll::Ready(Some(Ok(frame)));
-                }
-                this.guard.close();
-                return Poll::Ready(None);
-            }
-            Phase::Done => {
-                this.phase = Phase::Done;
-                this.guard.close();
-                return Poll::Ready(None);
-            }
-        }
         loop {
+            if let Some(pending) = &mut this.pending {
+                let result = ready!(pending.as_mut().poll(cx));
+                this.pending = None;
+                if let Some(item) = this.rendered(result) {
+                    return Poll::Ready(Some(item));
+                }
+            }
+            if this.until.is_some_and(|last| this.tick >= last) {
+                return Poll::Ready(None);
+            }
             ready!(this.timer.as_mut().poll(cx));
             let now = Instant::now();
-            if now >= this.next_tick {
-                let tick = this.tick + 1;
-                this.tick = tick;
-                this.schedule_after_tick(now);
-                match this.shared.frame_tick(tick) {
-                    Ok(frame) => {
-                        this.guard.sent(tick);
-                        if this.shared.until == Some(tick) {
-                            this.phase = Phase::Closing(this.shared.close_frame.clone());
-                        }
-                        this.written(now);
-                        return Poll::Ready(Some(Ok(frame)));
-                    }
-                    Err(TickError::Panicked) => {
-                        tracing::error!(
-                            route = this.shared.route,
-                            tick,
-                            "event handler panicked; ending this stream"
-                        );
-                        this.phase = Phase::Done;
-                        this.guard.close();
-                        return Poll::Ready(Some(Err(TickError::Panicked)));
-                    }
-                    Err(err) => {
-                        tracing::error!(route = this.shared.route, tick, error = %err, "tick skipped");
-                        if this.shared.until == Some(tick) {
-                            this.phase = Phase::Closing(this.shared.close_frame.clone());
-                            return Pin::new(this).poll_next(cx);
-                        }
+            this.next_tick += this.period;
+            if this.next_tick <= now {
+                // The server fell behind (a slow handler, a stalled runtime): carry on one period
+                // from now instead of bursting the missed ticks.
+                this.next_tick = now + this.period;
+            }
+            this.timer.as_mut().reset(this.next_tick);
+            this.tick += 1;
+            match this
+                .render
+                .render(&this.ctx, this.tick, Some(this.tick), &this.headers)
+            {
+                Rendering::Ready(result) => {
+                    if let Some(item) = this.rendered(result) {
+                        return Poll::Ready(Some(item));
                     }
                 }
-            } else if this.keep_alive_at.is_some_and(|at| now >= at) {
-                this.written(now);
-                return Poll::Ready(Some(Ok(KEEP_ALIVE)));
+                Rendering::Pending(future) => this.pending = Some(future),
             }
-            let wake = earliest(this.next_tick, this.keep_alive_at);
-            this.timer.as_mut().reset(wake);
         }
     }
 }

@@ -61,6 +61,41 @@ pub const fn route(token: &'static str, error: &'static str) -> &'static str {
     }
 }
 
+/// Checks a literal after the first in a typed route (`"events"` in
+/// `route "/rooms" / room: String / "events"`): non-empty segments of URI path characters,
+/// separated by `/`, with no leading or trailing `/`.
+pub const fn route_segment(token: &'static str, error: &'static str) -> &'static str {
+    let bytes = token.as_bytes();
+    if bytes.len() < 3 || bytes[0] != b'"' || bytes[bytes.len() - 1] != b'"' {
+        panic!("{}", error);
+    }
+    let mut i = 1;
+    let mut segment_len = 0;
+    while i < bytes.len() - 1 {
+        let b = bytes[i];
+        if b == b'/' {
+            if segment_len == 0 {
+                panic!("{}", error);
+            }
+            segment_len = 0;
+        } else if is_path_char(b) {
+            segment_len += 1;
+        } else {
+            panic!("{}", error);
+        }
+        i += 1;
+    }
+    if segment_len == 0 {
+        panic!("{}", error);
+    }
+    let (_, rest) = bytes.split_at(1);
+    let (path, _) = rest.split_at(rest.len() - 1);
+    match core::str::from_utf8(path) {
+        Ok(path) => path,
+        Err(_) => panic!("{}", error),
+    }
+}
+
 const fn is_path_char(b: u8) -> bool {
     b.is_ascii_alphanumeric()
         || matches!(
@@ -99,12 +134,12 @@ pub const fn event_names(
     names
 }
 
-/// Checks an `until` bound: at least one tick.
-pub const fn until(ticks: u64, error: &'static str) -> u64 {
-    if ticks == 0 {
+/// Checks a count clause (`until`, `buffer`, `max_clients`): at least 1.
+pub const fn count(value: u64, error: &'static str) -> u64 {
+    if value == 0 {
         panic!("{}", error);
     }
-    ticks
+    value
 }
 
 #[cfg(test)]

@@ -1,0 +1,176 @@
+//! One connection's response body: a source's frames, with `retry:` first, keep-alive comments
+//! while idle, a close event when the stream ends, and `on_close` however it ends.
+//!
+//! hyper polls this stream directly as the response body, so a connection costs no task of its
+//! own: the source, the keep-alive timer and the shutdown watch are all polled from here.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use futures::Stream;
+use tokio::time::{Instant, Sleep};
+use tokio_util::sync::WaitForCancellationFutureOwned;
+
+use crate::close::CloseGuard;
+use crate::endpoint::Settings;
+use crate::frame::{encode_events, EventHeader, Payload, KEEP_ALIVE};
+
+/// A frame from a source, and how far the stream has got once it is written.
+pub(crate) struct Sent {
+    pub(crate) frame: Bytes,
+    pub(crate) count: u64,
+}
+
+/// Why a source ended its connection abruptly, without a close event, so the client reconnects.
+#[derive(Debug)]
+pub enum Abort {
+    /// The handler or the source panicked.
+    Panicked,
+    /// The client fell behind and the endpoint's policy is `on_lag disconnect`.
+    Lagged(u64),
+}
+
+impl std::fmt::Display for Abort {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Abort::Panicked => f.write_str("the handler or source panicked"),
+            Abort::Lagged(missed) => write!(f, "the client fell {missed} events behind"),
+        }
+    }
+}
+
+impl std::error::Error for Abort {}
+
+/// What a connection's source yields.
+pub(crate) type SourceItem = Result<Sent, Abort>;
+
+enum State {
+    Streaming,
+    /// The source ended or shutdown began: the close event goes out, then the body ends.
+    Closing(&'static str),
+    Done,
+}
+
+pub(crate) struct EventBody<S> {
+    source: S,
+    settings: Arc<Settings>,
+    preamble: Option<Bytes>,
+    keep_alive: Option<Pin<Box<Sleep>>>,
+    shutdown: Pin<Box<WaitForCancellationFutureOwned>>,
+    state: State,
+    guard: CloseGuard,
+}
+
+impl<S> EventBody<S>
+where
+    S: Stream<Item = SourceItem> + Unpin + Send,
+{
+    pub(crate) fn new(source: S, settings: Arc<Settings>, guard: CloseGuard) -> Self {
+        let keep_alive = settings
+            .keep_alive
+            .map(|every| Box::pin(tokio::time::sleep(every)));
+        EventBody {
+            source,
+            preamble: settings.retry_frame.clone(),
+            keep_alive,
+            shutdown: Box::pin(settings.shutdown.watch()),
+            state: State::Streaming,
+            guard,
+            settings,
+        }
+    }
+
+    fn written(&mut self) {
+        if let (Some(timer), Some(every)) = (&mut self.keep_alive, self.settings.keep_alive) {
+            timer.as_mut().reset(Instant::now() + every);
+        }
+    }
+
+    fn close_frame(&self) -> Option<Bytes> {
+        let name = self.settings.close_event?;
+        let count = self.guard.count().to_string();
+        Some(encode_events(
+            &[EventHeader::new(name)],
+            None,
+            Payload::Json(count.as_bytes()),
+        ))
+    }
+}
+
+impl<S> Stream for EventBody<S>
+where
+    S: Stream<Item = SourceItem> + Unpin + Send,
+{
+    type Item = Result<Bytes, Abort>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        if let Some(preamble) = this.preamble.take() {
+            return Poll::Ready(Some(Ok(preamble)));
+        }
+        if let State::Streaming = this.state {
+            if this.shutdown.as_mut().poll(cx).is_ready() {
+                this.state = State::Closing("server shutting down");
+            }
+        }
+        match std::mem::replace(&mut this.state, State::Done) {
+            State::Streaming => this.state = State::Streaming,
+            State::Closing(reason) => {
+                let frame = this.close_frame();
+                this.guard.close(reason);
+                return Poll::Ready(frame.map(Ok));
+            }
+            State::Done => {
+                this.guard.close("stream ended");
+                return Poll::Ready(None);
+            }
+        }
+        match Pin::new(&mut this.source).poll_next(cx) {
+            Poll::Ready(Some(Ok(sent))) => {
+                this.guard.sent(sent.count);
+                this.written();
+                Poll::Ready(Some(Ok(sent.frame)))
+            }
+            Poll::Ready(Some(Err(abort))) => {
+                tracing::warn!(route = this.settings.route, reason = %abort, "stream aborted");
+                this.state = State::Done;
+                this.guard.close("aborted");
+                Poll::Ready(Some(Err(abort)))
+            }
+            Poll::Ready(None) => {
+                this.state = State::Done;
+                let frame = this.close_frame();
+                this.guard.close("source ended");
+                Poll::Ready(frame.map(Ok))
+            }
+            Poll::Pending => {
+                if let Some(timer) = &mut this.keep_alive {
+                    if timer.as_mut().poll(cx).is_ready() {
+                        this.written();
+                        return Poll::Ready(Some(Ok(KEEP_ALIVE)));
+                    }
+                }
+                Poll::Pending
+            }
+        }
+    }
+}
+
+/// Makes a body `Sync` for warp's boxed response body, which asks for it although hyper only
+/// ever polls a body through `&mut`.
+pub(crate) struct Exclusive<T>(pub(crate) T);
+
+// SAFETY: `Exclusive` offers no access to its contents through `&self` (its only method takes
+// `Pin<&mut Self>`), so a shared reference to it exposes nothing that could race.
+unsafe impl<T: Send> Sync for Exclusive<T> {}
+
+impl<T: Stream + Unpin> Stream for Exclusive<T> {
+    type Item = T::Item;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T::Item>> {
+        Pin::new(&mut self.get_mut().0).poll_next(cx)
+    }
+}

@@ -1,0 +1,211 @@
+//! The in-process transport: per topic, a ring of recent frames and a broadcast channel.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Mutex;
+
+use tokio::sync::broadcast;
+
+use super::transport::{HubFrame, Outgoing, ResetFrom, Subscription, Transport};
+
+/// How many frames a subscriber may be behind before the channel itself drops them for it; the
+/// endpoint's `buffer` is the tighter, per-connection bound.
+const CHANNEL_CAPACITY: usize = 1024;
+
+/// A [`Transport`] inside one process: what [`Hub::new`](super::Hub::new) uses.
+///
+/// Topics are created on first use. A topic with no subscribers and nothing kept is dropped when
+/// the topic table next grows past twice its size after the last sweep, so requests for many
+/// distinct topics cannot grow memory without bound.
+///
+/// ```
+/// use warp_eventstream::{Hub, MemoryTransport};
+/// let hub: Hub<&str> = Hub::with_transport(MemoryTransport::new(100));
+/// hub.publish("news", "hello").unwrap();
+/// ```
+#[derive(Debug)]
+pub struct MemoryTransport {
+    replay: usize,
+    state: Mutex<Topics>,
+}
+
+#[derive(Debug)]
+struct Topics {
+    by_name: HashMap<Box<str>, Topic>,
+    sweep_at: usize,
+}
+
+#[derive(Debug)]
+struct Topic {
+    /// The id of the newest frame (0: none yet).
+    head: u64,
+    kept: VecDeque<HubFrame>,
+    sender: broadcast::Sender<HubFrame>,
+}
+
+impl MemoryTransport {
+    /// Keeps the last `replay` frames of each topic for reconnecting clients.
+    ///
+    /// ```
+    /// let transport = warp_eventstream::MemoryTransport::new(1024);
+    /// # let _ = transport;
+    /// ```
+    pub fn new(replay: usize) -> Self {
+        MemoryTransport {
+            replay,
+            state: Mutex::new(Topics {
+                by_name: HashMap::new(),
+                sweep_at: 64,
+            }),
+        }
+    }
+
+    fn with_topic<R>(&self, name: &str, f: impl FnOnce(&mut Topic) -> R) -> R {
+        // A panic never happens while the lock is held (no user code runs under it), so a
+        // poisoned lock still holds consistent topics.
+        let mut topics = self
+            .state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if !topics.by_name.contains_key(name) {
+            if topics.by_name.len() >= topics.sweep_at {
+                topics
+                    .by_name
+                    .retain(|_, topic| topic.sender.receiver_count() > 0 || !topic.kept.is_empty());
+                topics.sweep_at = (topics.by_name.len() * 2).max(64);
+            }
+            let (sender, _) = broadcast::channel(CHANNEL_CAPACITY.max(self.replay).max(1));
+            topics.by_name.insert(
+                name.into(),
+                Topic {
+                    head: 0,
+                    kept: VecDeque::new(),
+                    sender,
+                },
+            );
+        }
+        f(topics.by_name.get_mut(name).expect("inserted above"))
+    }
+}
+
+impl Transport for MemoryTransport {
+    fn publish(&self, topic: &str, event: Outgoing) -> u64 {
+        let replay = self.replay;
+        self.with_topic(topic, |topic| {
+            topic.head += 1;
+            let frame = HubFrame {
+                id: topic.head,
+                bytes: event.frame(topic.head),
+            };
+            if replay > 0 {
+                if topic.kept.len() == replay {
+                    topic.kept.pop_front();
+                }
+                topic.kept.push_back(frame.clone());
+            }
+            // No receivers is not an error: the frame is kept for whoever comes back.
+            let _ = topic.sender.send(frame);
+            topic.head
+        })
+    }
+
+    fn subscribe(&self, topic: &str, after: Option<u64>) -> Subscription {
+        self.with_topic(topic, |topic| {
+            let live = topic.sender.subscribe();
+            let Some(last) = after else {
+                return Subscription {
+                    backlog: Vec::new(),
+                    reset: None,
+                    live,
+                };
+            };
+            let oldest_kept = topic.kept.front().map_or(topic.head + 1, |frame| frame.id);
+            if last > topic.head || last + 1 < oldest_kept {
+                // Ahead of the topic (an id from before a restart) or behind what is kept.
+                return Subscription {
+                    backlog: Vec::new(),
+                    reset: Some(ResetFrom {
+                        last_event_id: last,
+                        head: topic.head,
+                    }),
+                    live,
+                };
+            }
+            let skip = (last + 1 - oldest_kept) as usize;
+            Subscription {
+                backlog: topic.kept.iter().skip(skip).cloned().collect(),
+                reset: None,
+                live,
+            }
+        })
+    }
+
+    fn subscribers(&self, topic: &str) -> usize {
+        let topics = self
+            .state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        topics
+            .by_name
+            .get(topic)
+            .map_or(0, |topic| topic.sender.receiver_count())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ids(subscription: &Subscription) -> Vec<u64> {
+        subscription.backlog.iter().map(|frame| frame.id).collect()
+    }
+
+    fn publish(transport: &MemoryTransport, n: u64) {
+        for _ in 0..n {
+            transport.publish("t", Outgoing::json("message", b"0".to_vec()));
+        }
+    }
+
+    #[test]
+    fn a_reconnect_inside_the_buffer_gets_exactly_what_it_missed() {
+        let transport = MemoryTransport::new(4);
+        publish(&transport, 6); // keeps 3..=6
+        assert_eq!(ids(&transport.subscribe("t", Some(2))), [3, 4, 5, 6]);
+        assert_eq!(ids(&transport.subscribe("t", Some(4))), [5, 6]);
+        assert_eq!(ids(&transport.subscribe("t", Some(6))), Vec::<u64>::new());
+        assert!(transport.subscribe("t", Some(4)).reset.is_none());
+    }
+
+    #[test]
+    fn a_reconnect_behind_the_buffer_or_ahead_of_the_topic_is_reset() {
+        let transport = MemoryTransport::new(4);
+        publish(&transport, 6);
+        let behind = transport.subscribe("t", Some(1));
+        assert_eq!(
+            behind.reset,
+            Some(ResetFrom {
+                last_event_id: 1,
+                head: 6
+            })
+        );
+        assert!(behind.backlog.is_empty());
+        assert!(transport.subscribe("t", Some(7)).reset.is_some());
+        assert!(transport.subscribe("t", None).reset.is_none());
+    }
+
+    #[test]
+    fn without_replay_only_an_up_to_date_client_avoids_reset() {
+        let transport = MemoryTransport::new(0);
+        publish(&transport, 2);
+        assert!(transport.subscribe("t", Some(2)).reset.is_none());
+        assert!(transport.subscribe("t", Some(1)).reset.is_some());
+    }
+
+    #[test]
+    fn idle_topics_are_swept_as_the_table_grows() {
+        let transport = MemoryTransport::new(4);
+        for n in 0..10_000 {
+            drop(transport.subscribe(&format!("probe-{n}"), None));
+        }
+        assert!(transport.state.lock().unwrap().by_name.len() <= 128);
+    }
+}

@@ -1,0 +1,253 @@
+//! The `from hub(...)` source: one connection's subscription, with its lag policy.
+//!
+//! Frames that are ready together are written together, as one chunk: under load a connection
+//! makes one write per batch instead of one per event.
+
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::{Bytes, BytesMut};
+use futures::Stream;
+use tokio::sync::broadcast::{self, error::RecvError, error::TryRecvError};
+use tokio_util::sync::ReusableBoxFuture;
+
+use super::transport::{HubFrame, ResetFrom, Subscription};
+use crate::body::{Abort, Sent, SourceItem};
+
+/// A batch stops growing at this size; the next poll continues.
+const MAX_BATCH_BYTES: usize = 64 * 1024;
+
+/// What happens to a client more than `buffer` events behind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnLag {
+    /// Skip to the newest events and tell the client: a `lagged` event, data `{"missed": n}`.
+    Skip,
+    /// End the connection; the browser reconnects with `Last-Event-ID` and replays from the buffer.
+    Disconnect,
+}
+
+type Received = (Result<HubFrame, RecvError>, broadcast::Receiver<HubFrame>);
+
+async fn receive(mut live: broadcast::Receiver<HubFrame>) -> Received {
+    let result = live.recv().await;
+    (result, live)
+}
+
+pub(crate) struct HubSource {
+    first: Option<Bytes>,
+    backlog: std::vec::IntoIter<HubFrame>,
+    next: ReusableBoxFuture<'static, Received>,
+    buffer: usize,
+    on_lag: OnLag,
+    route: &'static str,
+    /// The id of the last frame written (or skipped over), for `lagged` events' ids.
+    last_id: u64,
+    sent: u64,
+    ended: bool,
+}
+
+impl HubSource {
+    pub(crate) fn new(
+        subscription: Subscription,
+        buffer: usize,
+        on_lag: OnLag,
+        route: &'static str,
+    ) -> Self {
+        let first = subscription.reset.map(reset_frame);
+        let last_id = subscription
+            .reset
+            .map(|reset| reset.head)
+            .or_else(|| subscription.backlog.first().map(|frame| frame.id - 1))
+            .unwrap_or(0);
+        HubSource {
+            first,
+            backlog: subscription.backlog.into_iter(),
+            next: ReusableBoxFuture::new(receive(subscription.live)),
+            buffer: buffer.max(1),
+            on_lag,
+            route,
+            last_id,
+            sent: 0,
+            ended: false,
+        }
+    }
+
+    /// The client is `missed` events behind: apply the policy. `Ok` carries the `lagged` frame.
+    fn lagged(&mut self, missed: u64) -> Result<Bytes, Abort> {
+        tracing::warn!(route = self.route, missed, policy = ?self.on_lag, "client lagging");
+        match self.on_lag {
+            OnLag::Disconnect => Err(Abort::Lagged(missed)),
+            OnLag::Skip => {
+                self.last_id += missed;
+                Ok(lagged_frame(self.last_id, missed))
+            }
+        }
+    }
+}
+
+fn reset_frame(reset: ResetFrom) -> Bytes {
+    Bytes::from(format!(
+        "event: reset\nid: {}\ndata: {{\"last_event_id\":{}}}\n\n",
+        reset.head, reset.last_event_id
+    ))
+}
+
+fn lagged_frame(id: u64, missed: u64) -> Bytes {
+    Bytes::from(format!(
+        "event: lagged\nid: {id}\ndata: {{\"missed\":{missed}}}\n\n"
+    ))
+}
+
+/// What the live receiver had.
+enum Got {
+    Frame(HubFrame),
+    Lagged(u64),
+    Closed,
+    Empty,
+}
+
+impl From<Result<HubFrame, RecvError>> for Got {
+    fn from(received: Result<HubFrame, RecvError>) -> Self {
+        match received {
+            Ok(frame) => Got::Frame(frame),
+            Err(RecvError::Lagged(missed)) => Got::Lagged(missed),
+            Err(RecvError::Closed) => Got::Closed,
+        }
+    }
+}
+
+impl From<Result<HubFrame, TryRecvError>> for Got {
+    fn from(received: Result<HubFrame, TryRecvError>) -> Self {
+        match received {
+            Ok(frame) => Got::Frame(frame),
+            Err(TryRecvError::Lagged(missed)) => Got::Lagged(missed),
+            Err(TryRecvError::Closed) => Got::Closed,
+            Err(TryRecvError::Empty) => Got::Empty,
+        }
+    }
+}
+
+/// Frames gathered for one write.
+#[derive(Default)]
+struct Batch {
+    first: Option<Bytes>,
+    rest: Option<BytesMut>,
+    len: usize,
+    frames: u64,
+}
+
+impl Batch {
+    fn push(&mut self, frame: Bytes) {
+        self.len += frame.len();
+        match (&self.first, &mut self.rest) {
+            (None, _) => self.first = Some(frame),
+            (Some(first), None) => {
+                let mut joined = BytesMut::with_capacity((first.len() + frame.len()) * 4);
+                joined.extend_from_slice(first);
+                joined.extend_from_slice(&frame);
+                self.rest = Some(joined);
+            }
+            (Some(_), Some(joined)) => joined.extend_from_slice(&frame),
+        }
+    }
+
+    fn full(&self) -> bool {
+        self.len >= MAX_BATCH_BYTES
+    }
+
+    /// One frame goes out as is, without a copy.
+    fn take(self) -> Option<Bytes> {
+        match self.rest {
+            Some(joined) => Some(joined.freeze()),
+            None => self.first,
+        }
+    }
+}
+
+impl Stream for HubSource {
+    type Item = SourceItem;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<SourceItem>> {
+        let this = self.get_mut();
+        if this.ended {
+            return Poll::Ready(None);
+        }
+        let mut batch = Batch::default();
+        if let Some(reset) = this.first.take() {
+            batch.push(reset);
+        }
+        for frame in this.backlog.by_ref() {
+            this.last_id = frame.id;
+            batch.push(frame.bytes);
+            batch.frames += 1;
+            if batch.full() {
+                break;
+            }
+        }
+        if !batch.full() && this.backlog.len() == 0 {
+            if let Poll::Ready((result, mut live)) = this.next.poll(cx) {
+                let mut next = Some(result);
+                loop {
+                    let got = match next.take() {
+                        Some(received) => Got::from(received),
+                        None => Got::from(live.try_recv()),
+                    };
+                    match got {
+                        Got::Frame(frame) => {
+                            this.last_id = frame.id;
+                            batch.push(frame.bytes);
+                            batch.frames += 1;
+                        }
+                        Got::Lagged(missed) => match this.lagged(missed) {
+                            Ok(frame) => batch.push(frame),
+                            Err(abort) => {
+                                this.ended = true;
+                                return Poll::Ready(Some(Err(abort)));
+                            }
+                        },
+                        Got::Closed => {
+                            this.ended = true;
+                            break;
+                        }
+                        Got::Empty => break,
+                    }
+                    // A client more than `buffer` behind the topic skips or leaves now, before
+                    // it reads a backlog it cannot catch up with.
+                    if live.len() > this.buffer {
+                        let missed = live.len() as u64;
+                        live = live.resubscribe();
+                        match this.lagged(missed) {
+                            Ok(frame) => batch.push(frame),
+                            Err(abort) => {
+                                this.ended = true;
+                                return Poll::Ready(Some(Err(abort)));
+                            }
+                        }
+                    }
+                    if batch.full() {
+                        break;
+                    }
+                }
+                if !this.ended {
+                    this.next.set(receive(live));
+                    // Registers the waker for the next frame (or finds one already there).
+                    if batch.first.is_none() {
+                        return Pin::new(this).poll_next(cx);
+                    }
+                }
+            }
+        }
+        let frames = batch.frames;
+        match batch.take() {
+            Some(frame) => {
+                this.sent += frames;
+                Poll::Ready(Some(Ok(Sent {
+                    frame,
+                    count: this.sent,
+                })))
+            }
+            None if this.ended => Poll::Ready(None),
+            None => Poll::Pending,
+        }
+    }
+}
