@@ -217,61 +217,71 @@ macro_rules! __event_stream_clauses {
     };
 
     // `@expr (kind) [done] [expression so far] tokens`: an expression runs up to the next clause.
-    (@expr ($($kind:tt)*) [$($done:tt)*] [$($e:tt)+] route $($rest:tt)*) => {
-        $crate::__event_stream_clauses!([$($done)* ($($kind)* $($e)+)] route $($rest)*)
+    // Its first token is never a clause keyword, so `shutdown shutdown.clone()` reads as meant.
+    (@expr ($($kind:tt)*) [$($done:tt)*] [] => $($rest:tt)*) => {
+        $crate::__event_stream_clauses!(@expr_done ($($kind)*) [$($done)*] [] => $($rest)*)
     };
-    (@expr ($($kind:tt)*) [$($done:tt)*] [$($e:tt)+] every $($rest:tt)*) => {
-        $crate::__event_stream_clauses!([$($done)* ($($kind)* $($e)+)] every $($rest)*)
+    (@expr ($($kind:tt)*) [$($done:tt)*] [] $first:tt $($rest:tt)*) => {
+        $crate::__event_stream_clauses!(@expr ($($kind)*) [$($done)*] [$first] $($rest)*)
     };
-    (@expr ($($kind:tt)*) [$($done:tt)*] [$($e:tt)+] until $($rest:tt)*) => {
-        $crate::__event_stream_clauses!([$($done)* ($($kind)* $($e)+)] until $($rest)*)
+    (@expr ($($kind:tt)*) [$($done:tt)*] [$($e:tt)*] route $($rest:tt)*) => {
+        $crate::__event_stream_clauses!(@expr_done ($($kind)*) [$($done)*] [$($e)*] route $($rest)*)
     };
-    (@expr ($($kind:tt)*) [$($done:tt)*] [$($e:tt)+] event $($rest:tt)*) => {
-        $crate::__event_stream_clauses!([$($done)* ($($kind)* $($e)+)] event $($rest)*)
+    (@expr ($($kind:tt)*) [$($done:tt)*] [$($e:tt)*] every $($rest:tt)*) => {
+        $crate::__event_stream_clauses!(@expr_done ($($kind)*) [$($done)*] [$($e)*] every $($rest)*)
     };
-    (@expr ($($kind:tt)*) [$($done:tt)*] [$($e:tt)+] keep_alive $($rest:tt)*) => {
-        $crate::__event_stream_clauses!([$($done)* ($($kind)* $($e)+)] keep_alive $($rest)*)
+    (@expr ($($kind:tt)*) [$($done:tt)*] [$($e:tt)*] until $($rest:tt)*) => {
+        $crate::__event_stream_clauses!(@expr_done ($($kind)*) [$($done)*] [$($e)*] until $($rest)*)
     };
-    (@expr ($($kind:tt)*) [$($done:tt)*] [$($e:tt)+] retry $($rest:tt)*) => {
-        $crate::__event_stream_clauses!([$($done)* ($($kind)* $($e)+)] retry $($rest)*)
+    (@expr ($($kind:tt)*) [$($done:tt)*] [$($e:tt)*] event $($rest:tt)*) => {
+        $crate::__event_stream_clauses!(@expr_done ($($kind)*) [$($done)*] [$($e)*] event $($rest)*)
     };
-    (@expr ($($kind:tt)*) [$($done:tt)*] [$($e:tt)+] close_event $($rest:tt)*) => {
-        $crate::__event_stream_clauses!([$($done)* ($($kind)* $($e)+)] close_event $($rest)*)
+    (@expr ($($kind:tt)*) [$($done:tt)*] [$($e:tt)*] keep_alive $($rest:tt)*) => {
+        $crate::__event_stream_clauses!(@expr_done ($($kind)*) [$($done)*] [$($e)*] keep_alive $($rest)*)
     };
-    (@expr ($($kind:tt)*) [$($done:tt)*] [$($e:tt)+] on_open $($rest:tt)*) => {
-        $crate::__event_stream_clauses!([$($done)* ($($kind)* $($e)+)] on_open $($rest)*)
+    (@expr ($($kind:tt)*) [$($done:tt)*] [$($e:tt)*] retry $($rest:tt)*) => {
+        $crate::__event_stream_clauses!(@expr_done ($($kind)*) [$($done)*] [$($e)*] retry $($rest)*)
     };
-    (@expr ($($kind:tt)*) [$($done:tt)*] [$($e:tt)+] on_close $($rest:tt)*) => {
-        $crate::__event_stream_clauses!([$($done)* ($($kind)* $($e)+)] on_close $($rest)*)
+    (@expr ($($kind:tt)*) [$($done:tt)*] [$($e:tt)*] close_event $($rest:tt)*) => {
+        $crate::__event_stream_clauses!(@expr_done ($($kind)*) [$($done)*] [$($e)*] close_event $($rest)*)
     };
-    (@expr ($($kind:tt)*) [$($done:tt)*] [$($e:tt)+] from $($rest:tt)*) => {
-        $crate::__event_stream_clauses!([$($done)* ($($kind)* $($e)+)] from $($rest)*)
+    (@expr ($($kind:tt)*) [$($done:tt)*] [$($e:tt)*] on_open $($rest:tt)*) => {
+        $crate::__event_stream_clauses!(@expr_done ($($kind)*) [$($done)*] [$($e)*] on_open $($rest)*)
     };
-    (@expr ($($kind:tt)*) [$($done:tt)*] [$($e:tt)+] with $($rest:tt)*) => {
-        $crate::__event_stream_clauses!([$($done)* ($($kind)* $($e)+)] with $($rest)*)
+    (@expr ($($kind:tt)*) [$($done:tt)*] [$($e:tt)*] on_close $($rest:tt)*) => {
+        $crate::__event_stream_clauses!(@expr_done ($($kind)*) [$($done)*] [$($e)*] on_close $($rest)*)
     };
-    (@expr ($($kind:tt)*) [$($done:tt)*] [$($e:tt)+] buffer $($rest:tt)*) => {
-        $crate::__event_stream_clauses!([$($done)* ($($kind)* $($e)+)] buffer $($rest)*)
+    (@expr ($($kind:tt)*) [$($done:tt)*] [$($e:tt)*] from $($rest:tt)*) => {
+        $crate::__event_stream_clauses!(@expr_done ($($kind)*) [$($done)*] [$($e)*] from $($rest)*)
     };
-    (@expr ($($kind:tt)*) [$($done:tt)*] [$($e:tt)+] on_lag $($rest:tt)*) => {
-        $crate::__event_stream_clauses!([$($done)* ($($kind)* $($e)+)] on_lag $($rest)*)
+    (@expr ($($kind:tt)*) [$($done:tt)*] [$($e:tt)*] with $($rest:tt)*) => {
+        $crate::__event_stream_clauses!(@expr_done ($($kind)*) [$($done)*] [$($e)*] with $($rest)*)
     };
-    (@expr ($($kind:tt)*) [$($done:tt)*] [$($e:tt)+] max_clients $($rest:tt)*) => {
-        $crate::__event_stream_clauses!([$($done)* ($($kind)* $($e)+)] max_clients $($rest)*)
+    (@expr ($($kind:tt)*) [$($done:tt)*] [$($e:tt)*] buffer $($rest:tt)*) => {
+        $crate::__event_stream_clauses!(@expr_done ($($kind)*) [$($done)*] [$($e)*] buffer $($rest)*)
     };
-    (@expr ($($kind:tt)*) [$($done:tt)*] [$($e:tt)+] clients $($rest:tt)*) => {
-        $crate::__event_stream_clauses!([$($done)* ($($kind)* $($e)+)] clients $($rest)*)
+    (@expr ($($kind:tt)*) [$($done:tt)*] [$($e:tt)*] on_lag $($rest:tt)*) => {
+        $crate::__event_stream_clauses!(@expr_done ($($kind)*) [$($done)*] [$($e)*] on_lag $($rest)*)
     };
-    (@expr ($($kind:tt)*) [$($done:tt)*] [$($e:tt)+] shutdown $($rest:tt)*) => {
-        $crate::__event_stream_clauses!([$($done)* ($($kind)* $($e)+)] shutdown $($rest)*)
+    (@expr ($($kind:tt)*) [$($done:tt)*] [$($e:tt)*] max_clients $($rest:tt)*) => {
+        $crate::__event_stream_clauses!(@expr_done ($($kind)*) [$($done)*] [$($e)*] max_clients $($rest)*)
     };
-    (@expr ($($kind:tt)*) [$($done:tt)*] [$($e:tt)+] => $($rest:tt)*) => {
-        $crate::__event_stream_clauses!([$($done)* ($($kind)* $($e)+)] => $($rest)*)
+    (@expr ($($kind:tt)*) [$($done:tt)*] [$($e:tt)*] clients $($rest:tt)*) => {
+        $crate::__event_stream_clauses!(@expr_done ($($kind)*) [$($done)*] [$($e)*] clients $($rest)*)
     };
-    (@expr ($($kind:tt)*) [$($done:tt)*] [$($e:tt)+]) => {
-        $crate::__event_stream_clauses!([$($done)* ($($kind)* $($e)+)])
+    (@expr ($($kind:tt)*) [$($done:tt)*] [$($e:tt)*] shutdown $($rest:tt)*) => {
+        $crate::__event_stream_clauses!(@expr_done ($($kind)*) [$($done)*] [$($e)*] shutdown $($rest)*)
     };
-    (@expr ($kind:ident $($_:tt)*) [$($done:tt)*] [] $($rest:tt)*) => {
+    (@expr ($($kind:tt)*) [$($done:tt)*] [$($e:tt)*] => $($rest:tt)*) => {
+        $crate::__event_stream_clauses!(@expr_done ($($kind)*) [$($done)*] [$($e)*] => $($rest)*)
+    };
+    (@expr ($($kind:tt)*) [$($done:tt)*] [$($e:tt)*]) => {
+        $crate::__event_stream_clauses!(@expr_done ($($kind)*) [$($done)*] [$($e)*])
+    };
+    (@expr_done ($($kind:tt)*) [$($done:tt)*] [$($e:tt)+] $($rest:tt)*) => {
+        $crate::__event_stream_clauses!([$($done)* ($($kind)* $($e)+)] $($rest)*)
+    };
+    (@expr_done ($kind:ident $($_:tt)*) [$($done:tt)*] [] $($rest:tt)*) => {
         $crate::__private::compile_error!($crate::__private::concat!(
             "`", $crate::__private::stringify!($kind),
             "` takes an expression: from <stream>, with <filter> or with name = <filter>, clients <Clients>, shutdown <Shutdown>"

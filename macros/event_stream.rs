@@ -62,6 +62,25 @@
 /// ```
 #[macro_export]
 macro_rules! event_stream {
+    // `pub fn name() { clauses }`: a constructor, and `name_clients()` for its live count.
+    ($(#[$attr:meta])* $vis:vis fn $name:ident() { $($clauses:tt)* }) => {
+        $crate::__private::paste! {
+            #[doc = "How many streams of [`" $name "`] are open right now."]
+            $vis fn [<$name _clients>]() -> $crate::Clients {
+                static CLIENTS: $crate::__private::OnceLock<$crate::Clients> =
+                    $crate::__private::OnceLock::new();
+                $crate::__private::Clone::clone(CLIENTS.get_or_init($crate::Clients::new))
+            }
+
+            $(#[$attr])*
+            $vis fn $name() -> impl $crate::__private::Filter<
+                Extract = ($crate::__private::Response,),
+                Error = $crate::__private::Rejection,
+            > + $crate::__private::Clone + Send + Sync + 'static {
+                $crate::__event_stream_clauses!([(clients [<$name _clients>]())] $($clauses)*)
+            }
+        }
+    };
     ($($clauses:tt)*) => {
         $crate::__event_stream_clauses!([] $($clauses)*)
     };

@@ -38,7 +38,26 @@ pub async fn request(
     path: &str,
     headers: &[(&str, &str)],
 ) -> Response {
-    let mut socket = TcpStream::connect(addr).await.expect("server accepts");
+    let socket = TcpStream::connect(addr).await.expect("server accepts");
+    send_request(socket, method, path, headers).await
+}
+
+/// `GET path` from a socket whose receive buffer is about `recv_buffer` bytes, so a test that
+/// stops reading stalls the server's writes soon.
+pub async fn get_with_small_window(addr: SocketAddr, path: &str, recv_buffer: u32) -> Response {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(recv_buffer).unwrap();
+    let socket = socket.connect(addr).await.expect("server accepts");
+    send_request(socket, "GET", path, &[]).await
+}
+
+async fn send_request(
+    mut socket: TcpStream,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> Response {
+    let addr = socket.peer_addr().unwrap();
     let mut head =
         format!("{method} {path} HTTP/1.1\r\nhost: {addr}\r\naccept: text/event-stream\r\n");
     for (name, value) in headers {

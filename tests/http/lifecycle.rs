@@ -166,3 +166,67 @@ async fn panicking_handler_ends_only_its_own_stream_and_runs_on_close() {
     let third = get(addr, "/flaky", &[]).await.body().await;
     assert!(third.ends_with("event: close\ndata: 4\n\n"));
 }
+
+#[tokio::test]
+async fn graceful_shutdown_sends_every_stream_its_close_event_and_runs_every_on_close() {
+    use warp::Filter;
+    use warp_eventstream::{Hub, Shutdown};
+
+    let mut closed = Calls::new();
+    let (tick_tx, hub_tx) = (closed.sender.clone(), closed.sender.clone());
+    let shutdown = Shutdown::new();
+    let hub: Hub<u32> = Hub::new();
+    let ticks = event_stream! {
+        route "/ticks" every 10ms shutdown shutdown.clone()
+        on_close |n| { tick_tx.send(("ticks", n)).unwrap() }
+        => |i| json!(i)
+    };
+    let feed = event_stream! {
+        route "/feed" from hub(hub.clone(), "t") shutdown shutdown.clone()
+        on_close |n| { hub_tx.send(("feed", n)).unwrap() }
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (signal_tx, signal_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = warp::serve(ticks.or(feed))
+        .incoming(listener)
+        .graceful(shutdown.clone().on(async move {
+            signal_rx.await.ok();
+        }))
+        .run();
+    let server = tokio::spawn({
+        let shutdown = shutdown.clone();
+        async move { shutdown.within(Duration::from_secs(10), server).await }
+    });
+
+    let mut clients = Vec::new();
+    for path in ["/ticks", "/ticks", "/ticks", "/feed", "/feed"] {
+        let mut events = Box::pin(get(addr, path, &[]).await.events());
+        if path == "/ticks" {
+            take_events(&mut events, 1, Duration::from_secs(10)).await;
+        }
+        clients.push(events);
+    }
+    hub.publish("t", 7).unwrap();
+    signal_tx.send(()).unwrap();
+
+    for events in &mut clients {
+        let rest: Vec<_> = events.collect().await;
+        let last = rest.last().expect("a close event");
+        assert_eq!(last.event, "close", "the stream ends with the close event");
+    }
+    let mut ended = Vec::new();
+    for _ in 0..5 {
+        ended.push(closed.next_within(Duration::from_secs(5)).await.0);
+    }
+    ended.sort();
+    assert_eq!(ended, ["feed", "feed", "ticks", "ticks", "ticks"]);
+    tokio::time::timeout(Duration::from_secs(5), server)
+        .await
+        .expect("the server exits once every stream closed")
+        .unwrap();
+    assert!(
+        closed.so_far().is_empty(),
+        "on_close ran once per connection"
+    );
+}
