@@ -281,11 +281,20 @@ macro_rules! __event_stream_clauses {
     (@expr_done ($($kind:tt)*) [$($done:tt)*] [$($e:tt)+] $($rest:tt)*) => {
         $crate::__event_stream_clauses!([$($done)* ($($kind)* $($e)+)] $($rest)*)
     };
-    (@expr_done ($kind:ident $($_:tt)*) [$($done:tt)*] [] $($rest:tt)*) => {
-        $crate::__private::compile_error!($crate::__private::concat!(
-            "`", $crate::__private::stringify!($kind),
-            "` takes an expression: from <stream>, with <filter> or with name = <filter>, clients <Clients>, shutdown <Shutdown>"
-        ))
+    (@expr_done (from $($_:tt)*) [$($done:tt)*] [] $($rest:tt)*) => {
+        $crate::__private::compile_error!("`from` takes a stream expression or a hub: from job_progress(id) or from hub(chat, room)")
+    };
+    (@expr_done (until $($_:tt)*) [$($done:tt)*] [] $($rest:tt)*) => {
+        $crate::__private::compile_error!("`until` takes the number of the last tick or item, or a predicate on items: until 10 or until |job| job.done")
+    };
+    (@expr_done (with $($_:tt)*) [$($done:tt)*] [] $($rest:tt)*) => {
+        $crate::__private::compile_error!("`with` takes a warp filter, named if its value is used: with user = warp::header::<String>(\"x-user\")")
+    };
+    (@expr_done (clients $($_:tt)*) [$($done:tt)*] [] $($rest:tt)*) => {
+        $crate::__private::compile_error!("`clients` takes a `Clients` handle: clients clients.clone()")
+    };
+    (@expr_done (shutdown $($_:tt)*) [$($done:tt)*] [] $($rest:tt)*) => {
+        $crate::__private::compile_error!("`shutdown` takes a `Shutdown` handle: shutdown shutdown.clone()")
     };
     (@expr ($($kind:tt)*) [$($done:tt)*] [$($e:tt)*] $next:tt $($rest:tt)*) => {
         $crate::__event_stream_clauses!(@expr ($($kind)*) [$($done)*] [$($e)* $next] $($rest)*)

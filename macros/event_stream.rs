@@ -81,6 +81,11 @@ macro_rules! event_stream {
             }
         }
     };
+    ($(#[$attr:meta])* $vis:vis fn $($rest:tt)*) => {
+        $crate::__private::compile_error!(
+            "a named endpoint takes no arguments and its clauses in braces: pub fn counting() { route \"/event/counting\" every 1s => |i| json!(i) }"
+        );
+    };
     ($($clauses:tt)*) => {
         $crate::__event_stream_clauses!([] $($clauses)*)
     };

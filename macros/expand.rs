@@ -85,6 +85,9 @@ macro_rules! __event_stream_expand {
         );
         $crate::__private::placeholder()
     }};
+    // The same source twice was already reported as a clause given twice.
+    (@build $h:tt [$r:tt] [(every $($a:tt)*) (every $($b:tt)*)] $($rest:tt)*) => { $crate::__private::placeholder() };
+    (@build $h:tt [$r:tt] [(from $($a:tt)*) (from $($b:tt)*)] $($rest:tt)*) => { $crate::__private::placeholder() };
     (@build $h:tt [$r:tt] [$s:tt $s2:tt $($ss:tt)*] $($rest:tt)*) => {{
         $crate::__private::compile_error!(
             "an endpoint has one source: `every` (a timer) or `from` (a hub or a stream), not both"
@@ -156,16 +159,19 @@ macro_rules! __event_stream_expand {
     // Handlers per source. A tick handler gets the context by reference; a future (`async`)
     // owns a clone of it.
     (@ticks_handler $ticks:ident $ctx:tt (Now $format:ident $tick:tt $body:expr)) => {
-        $ticks.render($crate::__private::$format, move |__context, $tick| {
+        $ticks.render($crate::__private::$format, move |__context, __item| {
             #[allow(unused_variables)]
             let $crate::__event_stream_expand!(@pattern $ctx) = __context;
+            // Bound last, so the handler's own argument wins over a same-named route parameter.
+            let $tick = __item;
             $body
         })
     };
     (@ticks_handler $ticks:ident $ctx:tt (Later $format:ident $tick:tt $body:expr)) => {
-        $ticks.render_async($crate::__private::$format, move |__context, $tick| {
+        $ticks.render_async($crate::__private::$format, move |__context, __item| {
             #[allow(unused_variables)]
             let $crate::__event_stream_expand!(@pattern $ctx) = $crate::__private::Clone::clone(__context);
+            let $tick = __item;
             async move { $body }
         })
     };
@@ -177,16 +183,19 @@ macro_rules! __event_stream_expand {
     }};
 
     (@stream_handler $streams:ident $ctx:tt (Now $format:ident $item:tt $body:expr)) => {
-        $streams.render($crate::__private::$format, move |__context, $item| {
+        $streams.render($crate::__private::$format, move |__context, __item| {
             #[allow(unused_variables)]
             let $crate::__event_stream_expand!(@pattern $ctx) = __context;
+            // Bound last, so the handler's own argument wins over a same-named route parameter.
+            let $item = __item;
             $body
         })
     };
     (@stream_handler $streams:ident $ctx:tt (Later $format:ident $item:tt $body:expr)) => {
-        $streams.render_async($crate::__private::$format, move |__context, $item| {
+        $streams.render_async($crate::__private::$format, move |__context, __item| {
             #[allow(unused_variables)]
             let $crate::__event_stream_expand!(@pattern $ctx) = $crate::__private::Clone::clone(__context);
+            let $item = __item;
             async move { $body }
         })
     };

@@ -248,7 +248,7 @@ where
             };
             if settings.until.is_some_and(|last| from >= last) {
                 // The stream already ended for this client; 204 tells EventSource to stop for good.
-                return Err(StatusCode::NO_CONTENT.into_response());
+                return Err(StatusCode::NO_CONTENT);
             }
             let source = TickSource::new(
                 ctx,
@@ -341,7 +341,7 @@ where
 }
 
 /// Opens one connection's source: the source and the count it starts from, or an early answer.
-type Open<C, S> = dyn Fn(&Settings, C, LastEventId) -> Result<(S, u64), Response> + Send + Sync;
+type Open<C, S> = dyn Fn(&Settings, C, LastEventId) -> Result<(S, u64), StatusCode> + Send + Sync;
 
 /// `filter`, then `GET`, then the event stream.
 fn serve<Fl, C, S>(
@@ -378,7 +378,7 @@ where
     }
     let (source, from) = match open(settings, ctx, last) {
         Ok(opened) => opened,
-        Err(early) => return early,
+        Err(status) => return status.into_response(),
     };
     if let Some(on_open) = &settings.on_open {
         if catch_unwind(AssertUnwindSafe(on_open)).is_err() {

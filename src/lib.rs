@@ -44,6 +44,7 @@ mod macros;
 mod body;
 mod clients;
 mod close;
+mod context;
 mod duration;
 mod endpoint;
 mod event;
@@ -89,11 +90,12 @@ pub mod __private {
     pub use warp::{Filter, Rejection};
 
     pub use crate::clients::Clients;
+    pub use crate::context::{placeholder, with_value, without};
     pub use crate::duration::parse as duration;
     pub use crate::endpoint::Endpoint;
     pub use crate::hub::OnLag;
     pub use crate::render::{Built, Json, Text};
-    pub use crate::route::{param, placeholder, route, with_value, without, Captures, Piece};
+    pub use crate::route::{param, route, Captures, Piece};
 
     /// Compile-time checks of literal clause arguments.
     pub mod validate {

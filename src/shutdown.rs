@@ -85,15 +85,10 @@ impl Shutdown {
     /// assert!(shutdown.is_triggered());
     /// # }
     /// ```
-    pub fn on(
-        self,
-        signal: impl Future<Output = ()> + Send + 'static,
-    ) -> impl Future<Output = ()> + Send + 'static {
-        async move {
-            signal.await;
-            tracing::info!("shutdown: closing every event stream");
-            self.trigger();
-        }
+    pub async fn on(self, signal: impl Future<Output = ()> + Send + 'static) {
+        signal.await;
+        tracing::info!("shutdown: closing every event stream");
+        self.trigger();
     }
 
     /// Runs `server` until it ends, or until `grace` after the trigger, whichever comes first.
