@@ -1,10 +1,12 @@
 //! The counting controller: ten ticks, one second apart, as `message` and `increment` events.
 //!
 //! `cargo run --example counting`, then open the printed URL. `PORT` overrides 3030.
-//! Ctrl-C stops the server; every open stream's `on_close` runs on the way out.
+//! Ctrl-C stops the server gracefully; every open stream's `on_close` runs on the way out.
+
+use std::time::Duration;
 
 use warp::Filter;
-use warp_eventstream::{event_stream, json};
+use warp_eventstream::{event_stream, json, Shutdown};
 
 const PAGE: &str = include_str!("counting.html");
 
@@ -35,11 +37,15 @@ async fn main() {
         listener.local_addr().expect("bound")
     );
 
-    let server = warp::serve(page.or(counting)).incoming(listener).run();
-    // Returning from `main` drops the runtime, and with it every open stream: each one's
-    // `on_close` runs before the process exits.
-    tokio::select! {
-        () = server => {}
-        _ = tokio::signal::ctrl_c() => println!("Shutting down"),
-    }
+    // Ctrl-C: every open stream gets the close event (so its page stops instead of
+    // reconnecting) and runs `on_close`; the server then exits, waiting 5 s at most.
+    let shutdown = Shutdown::global();
+    let server = warp::serve(page.or(counting))
+        .incoming(listener)
+        .graceful(shutdown.clone().on(async {
+            let _ = tokio::signal::ctrl_c().await;
+            println!("Shutting down");
+        }))
+        .run();
+    shutdown.within(Duration::from_secs(5), server).await;
 }
