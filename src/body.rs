@@ -59,6 +59,8 @@ pub(crate) struct EventBody<S> {
     settings: Arc<Settings>,
     preamble: Option<Bytes>,
     keep_alive: Option<Pin<Box<Sleep>>>,
+    /// When the last frame was handed to hyper (only kept up to date with a keep-alive).
+    last_write: Instant,
     shutdown: Pin<Box<WaitForCancellationFutureOwned>>,
     state: State,
     guard: CloseGuard,
@@ -77,15 +79,40 @@ where
             preamble: settings.retry_frame.clone(),
             keep_alive,
             shutdown: Box::pin(settings.shutdown.watch()),
+            last_write: Instant::now(),
             state: State::Streaming,
             guard,
             settings,
         }
     }
 
+    /// Notes a write. The keep-alive timer is not re-armed here (that would cost a timer-wheel
+    /// update per event); when it fires, it checks this time and re-arms if the stream was busy.
     fn written(&mut self) {
-        if let (Some(timer), Some(every)) = (&mut self.keep_alive, self.settings.keep_alive) {
-            timer.as_mut().reset(Instant::now() + every);
+        if self.keep_alive.is_some() {
+            self.last_write = Instant::now();
+        }
+    }
+
+    /// Whether the keep-alive comment is due: the timer fired and nothing was written for a
+    /// whole period since. Re-arms the timer either way.
+    fn keep_alive_due(&mut self, cx: &mut Context<'_>) -> bool {
+        let (Some(timer), Some(every)) = (&mut self.keep_alive, self.settings.keep_alive) else {
+            return false;
+        };
+        loop {
+            if timer.as_mut().poll(cx).is_pending() {
+                return false;
+            }
+            let now = Instant::now();
+            let quiet_until = self.last_write + every;
+            if quiet_until <= now {
+                timer.as_mut().reset(now + every);
+                self.last_write = now;
+                return true;
+            }
+            // Busy since the timer was armed: wait until a whole period has been quiet.
+            timer.as_mut().reset(quiet_until);
         }
     }
 
@@ -147,11 +174,8 @@ where
                 Poll::Ready(frame.map(Ok))
             }
             Poll::Pending => {
-                if let Some(timer) = &mut this.keep_alive {
-                    if timer.as_mut().poll(cx).is_ready() {
-                        this.written();
-                        return Poll::Ready(Some(Ok(KEEP_ALIVE)));
-                    }
+                if this.keep_alive_due(cx) {
+                    return Poll::Ready(Some(Ok(KEEP_ALIVE)));
                 }
                 Poll::Pending
             }

@@ -16,6 +16,10 @@ use crate::render::{Render, RenderError, Rendering};
 
 type PendingFrame = Pin<Box<dyn Future<Output = Result<bytes::Bytes, RenderError>> + Send>>;
 
+/// How late a tick may fire and still count as on time: tokio's own `Interval` uses the same
+/// tolerance for its timer wheel's rounding.
+const LATE: Duration = Duration::from_millis(5);
+
 pub(crate) struct TickSource<C, R> {
     ctx: C,
     render: Arc<R>,
@@ -96,12 +100,16 @@ impl<C: Unpin, R: Render<C, u64>> Stream for TickSource<C, R> {
             }
             ready!(this.timer.as_mut().poll(cx));
             let now = Instant::now();
-            this.next_tick += this.period;
-            if this.next_tick <= now {
+            let fired = this.next_tick;
+            this.next_tick = if now > fired + LATE {
                 // The server fell behind (a slow handler, a stalled runtime): carry on one period
                 // from now instead of bursting the missed ticks.
-                this.next_tick = now + this.period;
-            }
+                now + this.period
+            } else {
+                // On time, or late only by the timer's millisecond rounding: keep the schedule,
+                // or every tick would drift by that rounding.
+                fired + this.period
+            };
             this.timer.as_mut().reset(this.next_tick);
             this.tick += 1;
             match this

@@ -1,0 +1,259 @@
+//! The load generator's client: raw HTTP/1.1 over TCP, a chunked-body decoder and an SSE line
+//! scanner that reads only what the scenarios check (`seq` and `t` in the data, the close event).
+
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpSocket, TcpStream};
+
+/// One SSE connection whose response head has been read.
+pub struct Conn {
+    socket: TcpStream,
+    /// Body bytes that arrived with the head.
+    early: Vec<u8>,
+    chunks: Dechunk,
+    scan: Scan,
+    /// From `connect` to the end of the response head.
+    pub connect_time: Duration,
+}
+
+/// What one client saw.
+#[derive(Debug, Default)]
+pub struct Tally {
+    pub events: u64,
+    /// Every `seq` was the one after the previous (the first being 1).
+    pub in_order: bool,
+    pub closed: bool,
+    /// Publish-to-receive latencies in microseconds, when asked for.
+    pub latencies_us: Vec<u32>,
+}
+
+/// Connects from `source` (any `127.0.0.x`, so 10,000 clients do not run out of ports), sends
+/// `GET path` and reads the response head, which must be `200`.
+pub async fn open(addr: SocketAddr, source: Ipv4Addr, path: &str) -> io::Result<Conn> {
+    let started = Instant::now();
+    let socket = TcpSocket::new_v4()?;
+    socket.bind(SocketAddr::new(IpAddr::V4(source), 0))?;
+    let mut socket = socket.connect(addr).await?;
+    socket.set_nodelay(true)?;
+    let request =
+        format!("GET {path} HTTP/1.1\r\nhost: {addr}\r\naccept: text/event-stream\r\n\r\n");
+    socket.write_all(request.as_bytes()).await?;
+
+    let mut head = Vec::with_capacity(512);
+    let mut buf = [0u8; 4096];
+    let end = loop {
+        let n = socket.read(&mut buf).await?;
+        if n == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "no response head",
+            ));
+        }
+        head.extend_from_slice(&buf[..n]);
+        if let Some(end) = head.windows(4).position(|w| w == b"\r\n\r\n") {
+            break end + 4;
+        }
+    };
+    let text = String::from_utf8_lossy(&head[..end]).to_ascii_lowercase();
+    if !text.starts_with("http/1.1 200") {
+        let status = text.lines().next().unwrap_or_default().to_owned();
+        return Err(io::Error::other(format!("response: {status}")));
+    }
+    if !text.contains("transfer-encoding: chunked") {
+        return Err(io::Error::other("expected a chunked event stream"));
+    }
+    Ok(Conn {
+        socket,
+        early: head[end..].to_vec(),
+        chunks: Dechunk::default(),
+        scan: Scan::default(),
+        connect_time: started.elapsed(),
+    })
+}
+
+impl Conn {
+    /// Reads events until `expect` of them arrived, the close event, or the end of the stream.
+    pub async fn receive(mut self, expect: u64, latencies: bool) -> io::Result<Tally> {
+        let mut tally = Tally {
+            in_order: true,
+            ..Tally::default()
+        };
+        if latencies {
+            tally.latencies_us.reserve(expect as usize);
+        }
+        let mut next_seq = 1;
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut pending = std::mem::take(&mut self.early);
+        loop {
+            let Conn { chunks, scan, .. } = &mut self;
+            chunks.feed(&pending, &mut |body| {
+                scan.feed(body, &mut |seen: Seen| {
+                    if seen.close {
+                        tally.closed = true;
+                        return;
+                    }
+                    tally.events += 1;
+                    if let Some(seq) = seen.seq {
+                        tally.in_order &= seq == next_seq;
+                        next_seq = seq + 1;
+                    }
+                    if let (true, Some(t)) = (latencies, seen.t) {
+                        let now = unix_nanos();
+                        tally
+                            .latencies_us
+                            .push((now.saturating_sub(t) / 1000).min(u32::MAX as u64) as u32);
+                    }
+                })
+            });
+            if tally.closed || tally.events >= expect || self.chunks.done {
+                return Ok(tally);
+            }
+            let n = self.socket.read(&mut buf).await?;
+            if n == 0 {
+                return Ok(tally);
+            }
+            pending.clear();
+            pending.extend_from_slice(&buf[..n]);
+        }
+    }
+}
+
+/// Nanoseconds since the Unix epoch: the clock the server's publisher stamps events with.
+pub fn unix_nanos() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("after 1970")
+        .as_nanos() as u64
+}
+
+/// Decodes `Transfer-Encoding: chunked` incrementally.
+#[derive(Default)]
+struct Dechunk {
+    state: ChunkState,
+    size: usize,
+    done: bool,
+}
+
+#[derive(Default, Clone, Copy)]
+enum ChunkState {
+    #[default]
+    Size,
+    Extension,
+    Data(usize),
+    /// The CRLF after a chunk's data: how many bytes of it are left.
+    Trailer(u8),
+}
+
+impl Dechunk {
+    fn feed(&mut self, mut input: &[u8], out: &mut impl FnMut(&[u8])) {
+        while !input.is_empty() && !self.done {
+            match self.state {
+                ChunkState::Size | ChunkState::Extension => {
+                    let b = input[0];
+                    input = &input[1..];
+                    match (self.state, b) {
+                        (_, b'\n') => {
+                            self.state = ChunkState::Data(self.size);
+                            self.done = self.size == 0;
+                            self.size = 0;
+                        }
+                        (ChunkState::Size, b';') => self.state = ChunkState::Extension,
+                        (ChunkState::Size, b) if b.is_ascii_hexdigit() => {
+                            self.size = self.size * 16 + (b as char).to_digit(16).unwrap() as usize;
+                        }
+                        _ => {}
+                    }
+                }
+                ChunkState::Data(left) => {
+                    let take = left.min(input.len());
+                    out(&input[..take]);
+                    input = &input[take..];
+                    self.state = if take == left {
+                        ChunkState::Trailer(2)
+                    } else {
+                        ChunkState::Data(left - take)
+                    };
+                }
+                ChunkState::Trailer(left) => {
+                    input = &input[1..];
+                    self.state = if left == 1 {
+                        ChunkState::Size
+                    } else {
+                        ChunkState::Trailer(left - 1)
+                    };
+                }
+            }
+        }
+    }
+}
+
+/// One dispatched event, as far as the scenarios care.
+struct Seen {
+    seq: Option<u64>,
+    t: Option<u64>,
+    close: bool,
+}
+
+/// Splits the body into lines and dispatches an event at each blank line after a `data` line.
+#[derive(Default)]
+struct Scan {
+    partial: Vec<u8>,
+    data: bool,
+    seq: Option<u64>,
+    t: Option<u64>,
+    close: bool,
+}
+
+impl Scan {
+    fn feed(&mut self, mut body: &[u8], on_event: &mut impl FnMut(Seen)) {
+        while let Some(end) = body.iter().position(|&b| b == b'\n') {
+            if self.partial.is_empty() {
+                self.line(&body[..end], on_event);
+            } else {
+                let mut line = std::mem::take(&mut self.partial);
+                line.extend_from_slice(&body[..end]);
+                self.line(&line, on_event);
+                line.clear();
+                self.partial = line;
+            }
+            body = &body[end + 1..];
+        }
+        self.partial.extend_from_slice(body);
+    }
+
+    fn line(&mut self, line: &[u8], on_event: &mut impl FnMut(Seen)) {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.is_empty() {
+            if self.data {
+                on_event(Seen {
+                    seq: self.seq.take(),
+                    t: self.t.take(),
+                    close: std::mem::take(&mut self.close),
+                });
+            }
+            self.data = false;
+            self.close = false;
+        } else if let Some(data) = line.strip_prefix(b"data:") {
+            self.data = true;
+            self.seq = number_after(data, b"\"seq\":");
+            self.t = number_after(data, b"\"t\":");
+        } else if let Some(name) = line.strip_prefix(b"event:") {
+            self.close = name.trim_ascii() == b"close";
+        }
+    }
+}
+
+fn number_after(haystack: &[u8], key: &[u8]) -> Option<u64> {
+    let at = haystack.windows(key.len()).position(|w| w == key)? + key.len();
+    let digits = haystack[at..]
+        .iter()
+        .take_while(|b| b.is_ascii_digit())
+        .count();
+    std::str::from_utf8(&haystack[at..at + digits])
+        .ok()?
+        .parse()
+        .ok()
+}

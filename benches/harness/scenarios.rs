@@ -1,0 +1,298 @@
+//! The four workloads, each run against one server in a fresh child process.
+
+use std::io;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+
+use super::child::Child;
+use super::client::{self, Conn, Tally};
+use super::report::{Better, Figure};
+use super::servers::Kind;
+
+/// Sizes of one run of the harness.
+#[derive(Debug, Clone)]
+pub struct Sizes {
+    pub idle_clients: usize,
+    pub fanout_clients: usize,
+    pub fanout_events: u64,
+    pub latency_clients: usize,
+    pub latency_rate: u64,
+    pub latency_events: u64,
+    pub counting_clients: usize,
+    /// The longest any one scenario may take before it counts as failed.
+    pub limit: Duration,
+}
+
+impl Sizes {
+    /// The documented run: the numbers of docs/benchmarks.md.
+    pub fn full() -> Sizes {
+        Sizes {
+            idle_clients: 10_000,
+            fanout_clients: 1_000,
+            fanout_events: 100_000,
+            latency_clients: 1_000,
+            latency_rate: 1_000,
+            latency_events: 10_000,
+            counting_clients: 1_000,
+            limit: Duration::from_secs(600),
+        }
+    }
+
+    /// Seconds, small numbers: the test suite's run, so the harness never rots.
+    pub fn quick() -> Sizes {
+        Sizes {
+            idle_clients: 200,
+            fanout_clients: 20,
+            fanout_events: 2_000,
+            latency_clients: 20,
+            latency_rate: 500,
+            latency_events: 250,
+            counting_clients: 10,
+            limit: Duration::from_secs(120),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scenario {
+    Idle,
+    FanOut,
+    Latency,
+    Counting,
+}
+
+impl Scenario {
+    pub const ALL: [Scenario; 4] = [
+        Scenario::Idle,
+        Scenario::FanOut,
+        Scenario::Latency,
+        Scenario::Counting,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Scenario::Idle => "idle",
+            Scenario::FanOut => "fan-out",
+            Scenario::Latency => "latency",
+            Scenario::Counting => "counting",
+        }
+    }
+
+    /// Runs this workload against a fresh `kind` server; `Err` says what went wrong.
+    pub async fn run(self, kind: Kind, sizes: &Sizes) -> Result<Vec<Figure>, String> {
+        let run = async {
+            let mut server = Child::spawn(kind)
+                .await
+                .map_err(|e| format!("spawn: {e}"))?;
+            match self {
+                Scenario::Idle => idle(&server, sizes).await,
+                Scenario::FanOut => fan_out(&mut server, sizes).await,
+                Scenario::Latency => latency(&mut server, sizes).await,
+                Scenario::Counting => counting(&server, sizes).await,
+            }
+        };
+        tokio::time::timeout(sizes.limit, run)
+            .await
+            .unwrap_or_else(|_| Err(format!("took longer than {:?}", sizes.limit)))
+    }
+}
+
+/// Client `i`'s source address: spread over 127.0.0.1-16, so ports never run short.
+fn source(i: usize) -> Ipv4Addr {
+    Ipv4Addr::new(127, 0, 0, 1 + (i % 16) as u8)
+}
+
+/// Opens `n` connections to `path`, at most 256 connecting at a time, in client order.
+async fn open_all(addr: SocketAddr, path: &str, n: usize) -> Result<Vec<Conn>, String> {
+    let conns: Vec<io::Result<Conn>> = futures::stream::iter(0..n)
+        .map(|i| client::open(addr, source(i), path))
+        .buffered(256)
+        .collect()
+        .await;
+    conns
+        .into_iter()
+        .collect::<io::Result<Vec<_>>>()
+        .map_err(|e| format!("connect {path}: {e}"))
+}
+
+/// Every client's tally, each received on its own task.
+async fn receive_all(conns: Vec<Conn>, expect: u64, latencies: bool) -> Result<Vec<Tally>, String> {
+    let tasks: Vec<_> = conns
+        .into_iter()
+        .map(|conn| tokio::spawn(conn.receive(expect, latencies)))
+        .collect();
+    let mut tallies = Vec::with_capacity(tasks.len());
+    for task in tasks {
+        let tally = task
+            .await
+            .map_err(|e| format!("client task: {e}"))?
+            .map_err(|e| format!("client read: {e}"))?;
+        tallies.push(tally);
+    }
+    Ok(tallies)
+}
+
+/// Every client got exactly `expect` events, `seq` 1, 2, 3... in order.
+fn verify(tallies: &[Tally], expect: u64) -> Result<(), String> {
+    for (i, tally) in tallies.iter().enumerate() {
+        if tally.events != expect || !tally.in_order {
+            return Err(format!(
+                "client {i} received {} of {expect} events (in order: {})",
+                tally.events, tally.in_order
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn millis(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1000.0
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+async fn idle(server: &Child, sizes: &Sizes) -> Result<Vec<Figure>, String> {
+    let n = sizes.idle_clients;
+    // One connection first, so lazily allocated per-process state is in the baseline.
+    let warm = open_all(server.addr, "/idle", 1).await?;
+    let before = server.rss_bytes();
+    let started = Instant::now();
+    let conns = open_all(server.addr, "/idle", n).await?;
+    let all = started.elapsed();
+    let after = server.rss_bytes();
+    let mut connect: Vec<Duration> = conns.iter().map(|conn| conn.connect_time).collect();
+    connect.sort();
+    drop((warm, conns));
+    Ok(vec![
+        Figure::new(
+            "idle",
+            format!("RSS per connection, {n} held (KiB)"),
+            (after.saturating_sub(before)) as f64 / n as f64 / 1024.0,
+            Better::Lower,
+        ),
+        Figure::new(
+            "idle",
+            format!("time to connect all {n} (ms)"),
+            millis(all),
+            Better::Lower,
+        ),
+        Figure::new(
+            "idle",
+            "connect to response head, p99 (ms)",
+            millis(percentile(&connect, 0.99)),
+            Better::Lower,
+        ),
+    ])
+}
+
+async fn fan_out(server: &mut Child, sizes: &Sizes) -> Result<Vec<Figure>, String> {
+    let (n, events) = (sizes.fanout_clients, sizes.fanout_events);
+    // Each response head is written after its subscription is made: nothing published is missed.
+    let conns = open_all(server.addr, "/feed", n).await?;
+    let receiving = tokio::spawn(receive_all(conns, events, false));
+    let started = Instant::now();
+    let published = server
+        .publish("feed", events, 0)
+        .await
+        .map_err(|e| format!("publish: {e}"))?;
+    let tallies = receiving.await.map_err(|e| e.to_string())??;
+    let elapsed = started.elapsed();
+    verify(&tallies, events)?;
+    let delivered: u64 = tallies.iter().map(|tally| tally.events).sum();
+    Ok(vec![
+        Figure::new(
+            "fan-out",
+            format!("events delivered per second, {n} clients x {events} events"),
+            delivered as f64 / elapsed.as_secs_f64(),
+            Better::Higher,
+        ),
+        Figure::new(
+            "fan-out",
+            "time to publish them all (ms)",
+            millis(published),
+            Better::Lower,
+        ),
+    ])
+}
+
+async fn latency(server: &mut Child, sizes: &Sizes) -> Result<Vec<Figure>, String> {
+    let (n, rate, events) = (
+        sizes.latency_clients,
+        sizes.latency_rate,
+        sizes.latency_events,
+    );
+    let conns = open_all(server.addr, "/feed", n).await?;
+    let receiving = tokio::spawn(receive_all(conns, events, true));
+    server
+        .publish("feed", events, rate)
+        .await
+        .map_err(|e| format!("publish: {e}"))?;
+    let tallies = receiving.await.map_err(|e| e.to_string())??;
+    verify(&tallies, events)?;
+    let mut all: Vec<Duration> = tallies
+        .iter()
+        .flat_map(|tally| tally.latencies_us.iter())
+        .map(|&us| Duration::from_micros(us.into()))
+        .collect();
+    all.sort();
+    let label = format!("publish to receive, {n} clients, {rate} events/s");
+    Ok(vec![
+        Figure::new(
+            "latency",
+            format!("{label}, p50 (ms)"),
+            millis(percentile(&all, 0.5)),
+            Better::Lower,
+        ),
+        Figure::new(
+            "latency",
+            "p99 (ms)",
+            millis(percentile(&all, 0.99)),
+            Better::Lower,
+        ),
+        Figure::new(
+            "latency",
+            "max (ms)",
+            millis(*all.last().expect("events")),
+            Better::Lower,
+        ),
+    ])
+}
+
+async fn counting(server: &Child, sizes: &Sizes) -> Result<Vec<Figure>, String> {
+    const TICKS: u64 = 1000;
+    let n = sizes.counting_clients;
+    let cpu_before = server.cpu_seconds();
+    let started = Instant::now();
+    let conns = open_all(server.addr, "/counting", n).await?;
+    // `expect` above the tick count: each client reads on to the close event.
+    let tallies = receive_all(conns, TICKS + 1, false).await?;
+    let elapsed = started.elapsed();
+    let cpu = server.cpu_seconds() - cpu_before;
+    for (i, tally) in tallies.iter().enumerate() {
+        if tally.events != TICKS || !tally.closed {
+            return Err(format!(
+                "counting client {i} received {} of {TICKS} ticks (closed: {})",
+                tally.events, tally.closed
+            ));
+        }
+    }
+    let events = (n as u64 * TICKS) as f64;
+    Ok(vec![
+        Figure::new(
+            "counting",
+            format!("server CPU per 1,000 events, {n} clients x {TICKS} ticks at 1 ms (ms)"),
+            cpu * 1000.0 / events * 1000.0,
+            Better::Lower,
+        ),
+        Figure::new(
+            "counting",
+            "time until every client has its close event (ms)",
+            millis(elapsed),
+            Better::Lower,
+        ),
+    ])
+}

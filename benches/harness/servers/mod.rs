@@ -1,0 +1,134 @@
+//! The three servers under test, each serving the same routes from the same data:
+//!
+//! - `GET /idle`: subscribes to topic `idle`, which never gets an event;
+//! - `GET /feed`: subscribes to topic `feed`, where the harness publishes `{"seq":n,"t":ns}`;
+//! - `GET /counting`: 1,000 ticks 1 ms apart, `{"msg":"Server count: i"}` with id `i`, then a
+//!   `close` event: the macro's `every`/`until` endpoint and the same written by hand.
+
+mod axum_sse;
+mod ours;
+mod warp_sse;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::net::TcpListener;
+
+/// How many events each topic holds before a slow client lags: more than a run publishes, so
+/// every client can verify it received every event.
+pub const CAPACITY: usize = 200_000;
+
+/// One published event.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Tick {
+    pub seq: u64,
+    /// When it was published, in nanoseconds since the Unix epoch.
+    pub t: u64,
+}
+
+/// Publishes an event on a topic of the server.
+pub type Publish = Arc<dyn Fn(&str, Tick) + Send + Sync>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// This crate's `event_stream!` endpoints and `Hub`.
+    Ours,
+    /// Hand-written `warp::sse` over a `tokio::sync::broadcast` channel.
+    Warp,
+    /// Hand-written `axum::response::sse` over a `tokio::sync::broadcast` channel.
+    Axum,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 3] = [Kind::Ours, Kind::Warp, Kind::Axum];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Ours => "warp-eventstream",
+            Kind::Warp => "warp::sse",
+            Kind::Axum => "axum",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|kind| kind.name() == name)
+    }
+}
+
+/// The child process's `main`: serve on an ephemeral loopback port, print it, obey stdin.
+pub fn serve(kind: Kind) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    runtime.block_on(async {
+        let socket = tokio::net::TcpSocket::new_v4().expect("a socket");
+        socket.set_reuseaddr(true).expect("SO_REUSEADDR");
+        socket.bind(([127, 0, 0, 1], 0).into()).expect("a port");
+        let listener: TcpListener = socket.listen(4096).expect("listening");
+        let addr = listener.local_addr().expect("bound");
+        let publish = match kind {
+            Kind::Ours => ours::start(listener),
+            Kind::Warp => warp_sse::start(listener),
+            Kind::Axum => axum_sse::start(listener),
+        };
+        println!("listening {addr}");
+        obey(publish).await;
+    });
+    // The parent closed stdin: it is done with this server.
+    runtime.shutdown_timeout(Duration::from_millis(100));
+}
+
+async fn obey(publish: Publish) {
+    let mut lines = BufReader::new(tokio::io::stdin()).lines();
+    while let Ok(Some(line)) = lines.next_line().await {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let ["publish", topic, count, rate] = words[..] else {
+            println!("unknown command {line:?}");
+            continue;
+        };
+        let (Ok(count), Ok(rate)) = (count.parse::<u64>(), rate.parse::<u64>()) else {
+            println!("bad numbers in {line:?}");
+            continue;
+        };
+        let took = publish_many(&publish, topic, count, rate).await;
+        println!("published {}", took.as_nanos());
+    }
+}
+
+/// Publishes `count` ticks, `rate` per second (0: flat out, yielding now and then so the
+/// runtime's other tasks keep running on this worker).
+async fn publish_many(publish: &Publish, topic: &str, count: u64, rate: u64) -> Duration {
+    let started = Instant::now();
+    let mut pace = (rate > 0).then(|| {
+        let mut interval = tokio::time::interval(Duration::from_nanos(1_000_000_000 / rate));
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+        interval
+    });
+    for seq in 1..=count {
+        match &mut pace {
+            Some(interval) => {
+                interval.tick().await;
+            }
+            None if seq % 256 == 0 => tokio::task::yield_now().await,
+            None => {}
+        }
+        publish(
+            topic,
+            Tick {
+                seq,
+                t: unix_nanos(),
+            },
+        );
+    }
+    started.elapsed()
+}
+
+fn unix_nanos() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_nanos() as u64
+}
