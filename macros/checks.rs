@@ -40,6 +40,9 @@ macro_rules! __event_stream_checks {
     (@once keep_alive (keep_alive $($args:tt)*) $($rest:tt)*) => {
         $crate::__private::compile_error!("`keep_alive` is given twice; give it once: keep_alive 15s");
     };
+    (@once write_timeout (write_timeout $($args:tt)*) $($rest:tt)*) => {
+        $crate::__private::compile_error!("`write_timeout` is given twice; give it once: write_timeout 30s");
+    };
     (@once retry (retry $($args:tt)*) $($rest:tt)*) => {
         $crate::__private::compile_error!("`retry` is given twice; give it once: retry 2s");
     };

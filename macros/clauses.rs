@@ -88,6 +88,20 @@ macro_rules! __event_stream_clauses {
         )
     };
 
+    // `write_timeout 30s` or `write_timeout off`: how long a write may stall before the
+    // connection is closed (enforced by `warp_eventstream::serve`).
+    ([$($done:tt)*] write_timeout off $($rest:tt)*) => {
+        $crate::__event_stream_clauses!([$($done)* (write_timeout off)] $($rest)*)
+    };
+    ([$($done:tt)*] write_timeout $limit:literal $($rest:tt)*) => {
+        $crate::__event_stream_clauses!([$($done)* (write_timeout $limit)] $($rest)*)
+    };
+    ([$($done:tt)*] write_timeout $($rest:tt)*) => {
+        $crate::__private::compile_error!(
+            "`write_timeout` takes a duration or `off`: write_timeout 30s or write_timeout off"
+        )
+    };
+
     // `keep_alive 15s` or `keep_alive off`: the idle heartbeat.
     ([$($done:tt)*] keep_alive off $($rest:tt)*) => {
         $crate::__event_stream_clauses!([$($done)* (keep_alive off)] $($rest)*)
@@ -236,6 +250,9 @@ macro_rules! __event_stream_clauses {
     (@expr ($($kind:tt)*) [$($done:tt)*] [$($e:tt)*] event $($rest:tt)*) => {
         $crate::__event_stream_clauses!(@expr_done ($($kind)*) [$($done)*] [$($e)*] event $($rest)*)
     };
+    (@expr ($($kind:tt)*) [$($done:tt)*] [$($e:tt)*] write_timeout $($rest:tt)*) => {
+        $crate::__event_stream_clauses!(@expr_done ($($kind)*) [$($done)*] [$($e)*] write_timeout $($rest)*)
+    };
     (@expr ($($kind:tt)*) [$($done:tt)*] [$($e:tt)*] keep_alive $($rest:tt)*) => {
         $crate::__event_stream_clauses!(@expr_done ($($kind)*) [$($done)*] [$($e)*] keep_alive $($rest)*)
     };
@@ -305,7 +322,7 @@ macro_rules! __event_stream_clauses {
         $crate::__private::compile_error!($crate::__private::concat!(
             "unknown clause `",
             $crate::__private::stringify!($unknown),
-            "`: expected route, every, from, until, with, event, keep_alive, retry, close_event, buffer, on_lag, max_clients, clients, shutdown, on_open, on_close, or => |i| ..."
+            "`: expected route, every, from, until, with, event, keep_alive, write_timeout, retry, close_event, buffer, on_lag, max_clients, clients, shutdown, on_open, on_close, or => |i| ..."
         ))
     };
 }

@@ -42,6 +42,7 @@
 /// | `until 10` | end the stream after tick 10 | runs until the client leaves |
 /// | `event "name"` / `event ["a", "b"]` | event type(s) each tick is sent as, in order | `"message"` |
 /// | `keep_alive 30s` / `keep_alive off` | comment heartbeat while idle | `15s` |
+/// | `write_timeout 10s` / `write_timeout off` | close a connection whose writes stall this long (under [`serve`](crate::serve())) | `30s` |
 /// | `retry 2s` | `retry:` sent first: the browser's reconnection delay | not sent |
 /// | `close_event "done"` / `close_event off` | event sent after the `until` tick | `"close"` |
 /// | `on_open { ... }` | runs when a client's stream starts | |

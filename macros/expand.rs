@@ -288,6 +288,14 @@ macro_rules! __event_stream_expand {
             $crate::__event_stream_expand!(@duration keep_alive $every)
         ))
     };
+    (@apply $source:ident $endpoint:ident (write_timeout off)) => {
+        $endpoint.write_timeout($crate::__private::None)
+    };
+    (@apply $source:ident $endpoint:ident (write_timeout $limit:literal)) => {
+        $endpoint.write_timeout($crate::__private::Some(
+            $crate::__event_stream_expand!(@duration write_timeout $limit)
+        ))
+    };
     (@apply $source:ident $endpoint:ident (retry $delay:literal)) => {
         $endpoint.retry($crate::__event_stream_expand!(@duration retry $delay))
     };

@@ -22,12 +22,16 @@ use crate::frame::{encode_retry, EventHeader};
 use crate::hub::{Hub, HubSource, OnLag};
 use crate::last_event_id::{last_event_id, LastEventId};
 use crate::render::{Format, Later, Now, Render};
+use crate::serve::WriteTimeout;
 use crate::shutdown::Shutdown;
 use crate::stream_source::{StreamSource, UntilItem};
 use crate::ticks::TickSource;
 
 /// The keep-alive period when the DSL does not name one.
 pub const DEFAULT_KEEP_ALIVE: Duration = Duration::from_secs(15);
+/// How long a connection's writes may stall (a client that stopped reading) before
+/// [`serve`](crate::serve()) closes it, unless a `write_timeout` clause says otherwise.
+pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// How many events a hub client may be behind before `on_lag` applies, when `buffer` is not given.
 pub const DEFAULT_BUFFER: usize = 256;
@@ -47,6 +51,7 @@ pub(crate) struct Settings {
     pub(crate) until: Option<u64>,
     pub(crate) headers: Arc<[EventHeader]>,
     pub(crate) keep_alive: Option<Duration>,
+    pub(crate) write_timeout: Option<Duration>,
     pub(crate) retry_frame: Option<Bytes>,
     pub(crate) close_event: Option<&'static str>,
     pub(crate) on_open: Option<Box<dyn Fn() + Send + Sync>>,
@@ -68,6 +73,7 @@ impl Endpoint {
                 until: None,
                 headers: Arc::new([EventHeader::new("message")]),
                 keep_alive: Some(DEFAULT_KEEP_ALIVE),
+                write_timeout: Some(DEFAULT_WRITE_TIMEOUT),
                 retry_frame: None,
                 close_event: Some("close"),
                 on_open: None,
@@ -100,6 +106,10 @@ impl Endpoint {
 
     pub fn keep_alive(self, every: Option<Duration>) -> Self {
         self.with(|s| s.keep_alive = every)
+    }
+
+    pub fn write_timeout(self, limit: Option<Duration>) -> Self {
+        self.with(|s| s.write_timeout = limit)
     }
 
     pub fn retry(self, delay: Duration) -> Self {
@@ -357,7 +367,15 @@ where
     filter
         .and(warp::get())
         .and(last_event_id())
-        .map(move |ctx: C, last: LastEventId| respond(&settings, &*open, ctx, last))
+        .and(warp::ext::optional::<WriteTimeout>())
+        .map(
+            move |ctx: C, last: LastEventId, connection: Option<WriteTimeout>| {
+                if let Some(connection) = connection {
+                    connection.set(settings.write_timeout);
+                }
+                respond(&settings, &*open, ctx, last)
+            },
+        )
 }
 
 fn respond<C, S>(settings: &Arc<Settings>, open: &Open<C, S>, ctx: C, last: LastEventId) -> Response

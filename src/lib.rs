@@ -53,6 +53,7 @@ mod hub;
 mod last_event_id;
 mod render;
 mod route;
+mod serve;
 mod shutdown;
 mod stream_source;
 mod ticks;
@@ -73,6 +74,7 @@ pub use crate::hub::{
     Hub, HubFrame, MemoryTransport, Outgoing, PublishError, ResetFrom, Subscription, Transport,
     DEFAULT_REPLAY,
 };
+pub use crate::serve::{serve, Server};
 pub use crate::shutdown::Shutdown;
 
 /// What macro expansions name. Not public API: it changes without notice.

@@ -1,0 +1,92 @@
+//! Graceful shutdown with 1,000 open streams: every client gets the close event, every
+//! `on_close` runs once, and the server's run ends by itself within the grace period.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use tokio::net::TcpListener;
+use warp::Filter;
+use warp_eventstream::{event_stream, json, serve, Hub, Shutdown};
+
+use crate::client::get;
+use crate::support::{serial, within, Counter};
+
+const STREAMS: usize = 1_000;
+const GRACE: Duration = Duration::from_secs(10);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_with_1000_open_streams_closes_each_once_within_the_grace_period() {
+    let _alone = serial().await;
+    let shutdown = Shutdown::new();
+    let hub: Hub<u64> = Hub::new();
+    let closed = Counter::new();
+    let ticks = {
+        let closed = closed.clone();
+        event_stream! {
+            route "/ticks" every 50ms shutdown shutdown.clone()
+            on_close |_n| { closed.bump() }
+            => |i| json!(i)
+        }
+    };
+    let feed = {
+        let closed = closed.clone();
+        event_stream! {
+            route "/feed" from hub(hub.clone(), "t") shutdown shutdown.clone()
+            on_close |_n| { closed.bump() }
+        }
+    };
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (signal, signalled) = tokio::sync::oneshot::channel::<()>();
+    let finished = Arc::new(AtomicBool::new(false));
+    let server = {
+        let (shutdown, finished) = (shutdown.clone(), finished.clone());
+        tokio::spawn(async move {
+            let run = serve(ticks.or(feed))
+                .graceful(shutdown.clone().on(async {
+                    let _ = signalled.await;
+                }))
+                .run(listener);
+            let run = async {
+                run.await;
+                finished.store(true, Ordering::SeqCst);
+            };
+            shutdown.within(GRACE, run).await;
+        })
+    };
+
+    let mut streams = Vec::new();
+    for i in 0..STREAMS {
+        let path = if i % 2 == 0 { "/ticks" } else { "/feed" };
+        streams.push(Box::pin(get(addr, path, &[]).await.events()));
+    }
+    hub.publish("t", 1).unwrap();
+    signal.send(()).unwrap();
+
+    for (i, events) in streams.iter_mut().enumerate() {
+        let last = within("the close event", GRACE, async {
+            let mut last = None;
+            while let Some(event) = events.next().await {
+                last = Some(event);
+            }
+            last
+        })
+        .await;
+        assert_eq!(
+            last.map(|e| e.event),
+            Some("close".to_owned()),
+            "stream {i}"
+        );
+    }
+    closed.reaches(STREAMS as u64, GRACE).await;
+    within("the server to stop", GRACE + Duration::from_secs(1), server)
+        .await
+        .unwrap();
+    assert!(
+        finished.load(Ordering::SeqCst),
+        "the server finished on its own, not cut off by the grace period"
+    );
+    assert_eq!(closed.get(), STREAMS as u64, "on_close once per stream");
+}
