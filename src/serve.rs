@@ -51,6 +51,17 @@ where
 
 /// A server built by [`serve`]: [`graceful`](Server::graceful) optionally, then
 /// [`run`](Server::run).
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// use warp_eventstream::{event_stream, json, serve, Server};
+/// let ticks = event_stream! { route "/ticks" every 1s => |i| json!(i) };
+/// let server: Server<_, _> = serve(ticks).graceful(async {});
+/// let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+/// server.run(listener).await; // the signal is already done: returns at once
+/// # }
+/// ```
 #[derive(Debug)]
 pub struct Server<F, S> {
     filter: F,
