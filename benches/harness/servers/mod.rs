@@ -16,6 +16,8 @@ use serde::Serialize;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::net::TcpListener;
 
+use super::client::unix_nanos;
+
 /// How many events each topic holds before a slow client lags: more than a run publishes, so
 /// every client can verify it received every event.
 pub const CAPACITY: usize = 200_000;
@@ -124,11 +126,4 @@ async fn publish_many(publish: &Publish, topic: &str, count: u64, rate: u64) -> 
         );
     }
     started.elapsed()
-}
-
-fn unix_nanos() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("after 1970")
-        .as_nanos() as u64
 }
