@@ -9,9 +9,12 @@ mod client;
 #[path = "../http/server.rs"]
 mod server;
 
+#[path = "../checks/mod.rs"]
+mod checks;
 mod support;
 
 mod churn;
+mod fuzz_regressions;
 mod hostile;
 mod panics;
 mod resume;

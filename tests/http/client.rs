@@ -42,6 +42,24 @@ pub async fn request(
     send_request(socket, method, path, headers).await
 }
 
+/// `GET path` with one header whose value is sent as raw bytes (which need not be UTF-8).
+#[allow(dead_code)] // used by tests/faults
+pub async fn get_with_raw_header(
+    addr: SocketAddr,
+    path: &str,
+    name: &str,
+    value: &[u8],
+) -> Response {
+    let mut socket = TcpStream::connect(addr).await.expect("server accepts");
+    let head =
+        format!("GET {path} HTTP/1.1\r\nhost: {addr}\r\naccept: text/event-stream\r\n{name}: ");
+    let request = [head.as_bytes(), value, b"\r\n\r\n"].concat();
+    socket.write_all(&request).await.expect("request written");
+    try_read_head(socket)
+        .await
+        .expect("connection closed before the response head")
+}
+
 /// `GET path` from a socket whose receive buffer is about `recv_buffer` bytes, so a test that
 /// stops reading stalls the server's writes soon.
 pub async fn get_with_small_window(addr: SocketAddr, path: &str, recv_buffer: u32) -> Response {
@@ -196,11 +214,16 @@ impl Response {
 
     /// Reads the body to its end (the terminating chunk) and returns it.
     pub async fn body(&mut self) -> String {
+        String::from_utf8(self.body_bytes().await).expect("UTF-8 body")
+    }
+
+    /// Reads the body to its end and returns its bytes as sent.
+    pub async fn body_bytes(&mut self) -> Vec<u8> {
         let mut body = Vec::new();
         while let Some(chunk) = self.chunk().await {
             body.extend_from_slice(&chunk);
         }
-        String::from_utf8(body).expect("UTF-8 body")
+        body
     }
 
     /// Reads body bytes until at least `len` have arrived; returns them as text.
@@ -211,6 +234,16 @@ impl Response {
             body.extend_from_slice(&chunk);
         }
         String::from_utf8(body).expect("UTF-8 body")
+    }
+
+    /// The next body chunk, or `None` once the body has ended or the server dropped the
+    /// connection (as a browser sees it: the stream is over either way).
+    #[allow(dead_code)] // used by tests/faults
+    pub async fn chunk_until_closed(&mut self) -> Option<Bytes> {
+        match self.read_chunk().await {
+            Read::Data(data) => Some(data),
+            Read::End | Read::Closed => None,
+        }
     }
 
     /// Reads what is left; true if the server closed the connection without ending the body.

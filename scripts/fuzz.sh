@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Fuzzes every parser of outside input for a bounded time: `scripts/fuzz.sh [seconds per target]`
+# (default 60). Targets (fuzz/fuzz_targets): `last_event_id` (any Last-Event-ID against a tick
+# stream) and `framing` (any computed name, id and payload, through a handler and a hub).
+#
+# Each target starts from its seeds (fuzz/seeds/<target>) and what it found before (the
+# untracked fuzz/corpus/<target>). A crash is copied to fuzz/regressions/<target>/, where the
+# test suite replays it over loopback (tests/faults/fuzz_regressions.rs): commit it with the fix.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+seconds=${1:-60}
+targets=(last_event_id framing)
+
+command -v cargo-fuzz >/dev/null 2>&1 || cargo install --locked cargo-fuzz
+
+# libFuzzer's instrumentation needs nightly flags: the nightly toolchain where there is one,
+# else the stable compiler told to accept them.
+if rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
+    fuzz=(cargo +nightly fuzz)
+else
+    export RUSTC_BOOTSTRAP=1
+    fuzz=(cargo fuzz)
+fi
+
+status=0
+for target in "${targets[@]}"; do
+    mkdir -p "fuzz/corpus/$target" "fuzz/artifacts/$target"
+    echo "fuzzing $target for ${seconds}s" >&2
+    if ! (cd fuzz && "${fuzz[@]}" run "$target" "corpus/$target" "seeds/$target" -- \
+        -max_total_time="$seconds" -max_len=4096 -timeout=10 -print_final_stats=1); then
+        status=1
+    fi
+    for crash in fuzz/artifacts/"$target"/*; do
+        [ -e "$crash" ] || continue
+        cp "$crash" "fuzz/regressions/$target/"
+        echo "kept $crash as fuzz/regressions/$target/$(basename "$crash"): fix it, then commit it" >&2
+        status=1
+    done
+done
+exit "$status"
