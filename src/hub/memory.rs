@@ -113,6 +113,7 @@ impl Transport for MemoryTransport {
             let live = topic.sender.subscribe();
             let Some(last) = after else {
                 return Subscription {
+                    head: topic.head,
                     backlog: Vec::new(),
                     reset: None,
                     live,
@@ -122,6 +123,7 @@ impl Transport for MemoryTransport {
             if last > topic.head || last + 1 < oldest_kept {
                 // Ahead of the topic (an id from before a restart) or behind what is kept.
                 return Subscription {
+                    head: topic.head,
                     backlog: Vec::new(),
                     reset: Some(ResetFrom {
                         last_event_id: last,
@@ -132,6 +134,7 @@ impl Transport for MemoryTransport {
             }
             let skip = (last + 1 - oldest_kept) as usize;
             Subscription {
+                head: topic.head,
                 backlog: topic.kept.iter().skip(skip).cloned().collect(),
                 reset: None,
                 live,

@@ -53,12 +53,19 @@ impl HubSource {
         on_lag: OnLag,
         route: &'static str,
     ) -> Self {
-        let first = subscription.reset.map(reset_frame);
+        // The client learns its position from its first frame: the reset event, the first
+        // backlog frame, or else an id-only frame, which sets a browser's last event id without
+        // firing an event. Without it, a browser cut off before its first event would reconnect
+        // with no `Last-Event-ID` and miss what was published in between.
+        let first = match subscription.reset {
+            Some(reset) => Some(reset_frame(reset)),
+            None if subscription.backlog.is_empty() => Some(position_frame(subscription.head)),
+            None => None,
+        };
         let last_id = subscription
-            .reset
-            .map(|reset| reset.head)
-            .or_else(|| subscription.backlog.first().map(|frame| frame.id - 1))
-            .unwrap_or(0);
+            .backlog
+            .first()
+            .map_or(subscription.head, |frame| frame.id - 1);
         HubSource {
             first,
             backlog: subscription.backlog.into_iter(),
@@ -90,6 +97,10 @@ fn reset_frame(reset: ResetFrom) -> Bytes {
         "event: reset\nid: {}\ndata: {{\"last_event_id\":{}}}\n\n",
         reset.head, reset.last_event_id
     ))
+}
+
+fn position_frame(head: u64) -> Bytes {
+    Bytes::from(format!("id: {head}\n\n"))
 }
 
 fn lagged_frame(id: u64, missed: u64) -> Bytes {

@@ -35,7 +35,7 @@ pub trait Transport: Send + Sync + 'static {
     /// Subscribes to `topic`. With `after: Some(k)` (a client's `Last-Event-ID`), the
     /// subscription's backlog holds the kept frames with ids above `k`, or `reset` is set when
     /// some of them are no longer kept; the backlog and the live receiver neither overlap nor
-    /// leave a gap.
+    /// leave a gap, and `head` is the id the live frames follow.
     fn subscribe(&self, topic: &str, after: Option<u64>) -> Subscription;
 
     /// How many receivers `topic` has now.
@@ -54,6 +54,11 @@ pub struct HubFrame {
 /// What a new subscriber starts from.
 #[derive(Debug)]
 pub struct Subscription {
+    /// The topic's newest id when the client subscribed (0: nothing published yet): the backlog
+    /// ends with it and live frames follow it. A client with no backlog and no reset is sent
+    /// `id: <head>` first, so that a browser cut off before its first event still resumes from
+    /// here.
+    pub head: u64,
     /// Kept frames the client missed, oldest first.
     pub backlog: Vec<HubFrame>,
     /// The client missed frames that are no longer kept: it is sent a `reset` event first.

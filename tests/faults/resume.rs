@@ -1,11 +1,11 @@
-//! Clients cut off at random points while 10,000 events are published reconnect with
-//! `Last-Event-ID` and end with every event, in order, none twice.
+//! Clients cut off at random points while 10,000 events are published reconnect as a browser
+//! does, with the `Last-Event-ID` it last saw, and end with every event, in order, none twice.
 
 use std::time::Duration;
 
-use futures::StreamExt;
 use warp_eventstream::{event_stream, Hub};
 
+use crate::checks::event_source::EventSource;
 use crate::client::{get, try_get};
 use crate::server::serve;
 use crate::support::{serial, within};
@@ -47,15 +47,17 @@ async fn clients_cut_off_at_random_resume_without_loss_or_duplicates() {
                 let mut first = Some(first);
                 let mut random = Random(0x9E37_79B9_7F4A_7C15 ^ (c + 1));
                 let mut received: Vec<u64> = Vec::with_capacity(EVENTS as usize);
+                // What the browser keeps across reconnects and sends back.
+                let mut last_event_id: Option<String> = None;
                 let mut connections = 0;
+                let mut cut_before_any_event = 0;
                 while (received.len() as u64) < EVENTS {
                     connections += 1;
-                    // Subscribed before the first publish, the client resumes from 0 when cut off
-                    // before its first event (a browser would send no Last-Event-ID then: see
-                    // docs/reliability.md).
-                    let last = received.last().map_or("0".to_owned(), |id| id.to_string());
-                    let headers = [("last-event-id", last.as_str())];
-                    let response = match first.take() {
+                    let headers: Vec<_> = last_event_id
+                        .iter()
+                        .map(|id| ("last-event-id", id.as_str()))
+                        .collect();
+                    let mut response = match first.take() {
                         Some(response) => response,
                         // Cut off before the head (lagging while the replay was written): retry.
                         None => match try_get(addr, "/feed", &headers).await {
@@ -63,25 +65,57 @@ async fn clients_cut_off_at_random_resume_without_loss_or_duplicates() {
                             None => continue,
                         },
                     };
-                    let mut events = Box::pin(response.events_until_closed());
-                    // Cut this connection after a random number of events.
-                    let cut_after = 1 + random.below(1_500);
-                    for _ in 0..cut_after {
-                        let Some(event) = events.next().await else {
-                            break;
-                        };
-
-                        assert_eq!(event.event, "message", "never a reset event");
-                        let id: u64 = event.id.parse().unwrap();
-                        let data: u64 = event.data.parse().unwrap();
-                        assert_eq!(id, data);
-                        received.push(id);
-                        if received.len() as u64 == EVENTS {
+                    // A browser's parser starts afresh on each connection.
+                    let mut source = EventSource::new();
+                    // Cut this connection after a random number of events; one in four before
+                    // any event, when it has received only its first frame, which tells it
+                    // where it stands.
+                    let cut_after = match random.below(4) {
+                        0 => 0,
+                        _ => 1 + random.below(1_500) as usize,
+                    };
+                    let mut taken = 0;
+                    while let Some(chunk) = response.chunk_until_closed().await {
+                        let mut chunk = &chunk[..];
+                        let in_chunk = source.clone().feed(chunk).len();
+                        let cut_here = taken + in_chunk >= cut_after;
+                        if cut_here {
+                            // The connection drops anywhere in this chunk, even inside a frame,
+                            // but not before the stream's first frame has arrived.
+                            let mut at = random.below(chunk.len() as u64 + 1) as usize;
+                            let mut probe = source.clone();
+                            probe.feed(&chunk[..at]);
+                            while probe.last_event_id().is_none() && at < chunk.len() {
+                                probe.feed(&chunk[at..at + 1]);
+                                at += 1;
+                            }
+                            chunk = &chunk[..at];
+                        }
+                        for event in source.feed(chunk) {
+                            assert_eq!(event.event, "message", "never a reset event");
+                            let id: u64 = event.id.parse().unwrap();
+                            let data: u64 = event.data.parse().unwrap();
+                            assert_eq!(id, data);
+                            assert_eq!(
+                                id,
+                                received.len() as u64 + 1,
+                                "the next event: none missed, none twice"
+                            );
+                            received.push(id);
+                            taken += 1;
+                        }
+                        if cut_here || received.len() as u64 == EVENTS {
                             break;
                         }
                     }
+                    if taken == 0 {
+                        cut_before_any_event += 1;
+                    }
+                    if let Some(id) = source.last_event_id() {
+                        last_event_id = Some(id.to_owned());
+                    }
                 }
-                (received, connections)
+                (received, connections, cut_before_any_event)
             })
         })
         .collect();
@@ -94,8 +128,9 @@ async fn clients_cut_off_at_random_resume_without_loss_or_duplicates() {
         tokio::task::yield_now().await;
     }
 
+    let mut cut_before_any_event = 0;
     for client in clients {
-        let (received, connections) =
+        let (received, connections, empty) =
             within("a client's 10,000 events", Duration::from_secs(60), client)
                 .await
                 .unwrap();
@@ -105,5 +140,10 @@ async fn clients_cut_off_at_random_resume_without_loss_or_duplicates() {
             (1..=EVENTS).collect::<Vec<_>>(),
             "every event, in order, once"
         );
+        cut_before_any_event += empty;
     }
+    assert!(
+        cut_before_any_event > 0,
+        "some connection was cut before its first event"
+    );
 }

@@ -68,6 +68,35 @@ async fn a_reconnect_inside_the_buffer_receives_exactly_the_missed_events() {
 }
 
 #[tokio::test]
+async fn a_new_client_learns_its_position_first_so_a_cut_before_any_event_resumes_exactly() {
+    let hub: Hub<u32> = Hub::new();
+    let feed = event_stream! { route "/feed" from hub(hub.clone(), "t") };
+    let addr = serve(feed).await;
+    for n in 1..=3 {
+        hub.publish("t", n).unwrap();
+    }
+
+    // The first frame is id-only: it sets a browser's last event id and fires no event.
+    let mut fresh = get(addr, "/feed", &[]).await;
+    assert_eq!(fresh.body_prefix(7).await, "id: 3\n\n");
+    drop(fresh);
+
+    // Published while that client was away; it reconnects with the id it was given.
+    for n in 4..=5 {
+        hub.publish("t", n).unwrap();
+    }
+    let mut events = Box::pin(get(addr, "/feed", &[("last-event-id", "3")]).await.events());
+    let missed = take_events(&mut events, 2, LIMIT).await;
+    assert_eq!(
+        missed
+            .iter()
+            .map(|e| (e.id.as_str(), data(e)))
+            .collect::<Vec<_>>(),
+        [("4", json!(4)), ("5", json!(5))]
+    );
+}
+
+#[tokio::test]
 async fn a_reconnect_behind_the_buffer_gets_a_reset_event_then_live_events() {
     let hub: Hub<u32> = Hub::with_replay(5);
     let feed = event_stream! { route "/feed" from hub(hub.clone(), "t") };
