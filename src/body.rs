@@ -24,7 +24,8 @@ pub(crate) struct Sent {
     pub(crate) count: u64,
 }
 
-/// Why a source ended its connection abruptly, without a close event, so the client reconnects.
+/// Why a source ended its stream without a close event, so the client reconnects: abruptly
+/// after a panic, or with an ordinary end of body once a lagging client has its last frames.
 #[derive(Debug)]
 pub enum Abort {
     /// The handler or the source panicked.
@@ -165,7 +166,13 @@ where
                 tracing::warn!(route = this.settings.route, reason = %abort, "stream aborted");
                 this.state = State::Done;
                 this.guard.close("aborted");
-                Poll::Ready(Some(Err(abort)))
+                match abort {
+                    // Ends the body without a close event, so the browser reconnects; an error
+                    // would make hyper drop the frames it has not flushed yet, and with them
+                    // the id the client must resume from.
+                    Abort::Lagged(_) => Poll::Ready(None),
+                    Abort::Panicked => Poll::Ready(Some(Err(abort))),
+                }
             }
             Poll::Ready(None) => {
                 this.state = State::Done;

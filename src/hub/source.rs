@@ -22,7 +22,8 @@ const MAX_BATCH_BYTES: usize = 64 * 1024;
 pub enum OnLag {
     /// Skip to the newest events and tell the client: a `lagged` event, data `{"missed": n}`.
     Skip,
-    /// End the connection; the browser reconnects with `Last-Event-ID` and replays from the buffer.
+    /// End the stream (no close event) after the frames already gathered for it; the browser
+    /// reconnects with `Last-Event-ID` and replays from the buffer.
     Disconnect,
 }
 
@@ -43,6 +44,8 @@ pub(crate) struct HubSource {
     /// The id of the last frame written (or skipped over), for `lagged` events' ids.
     last_id: u64,
     sent: u64,
+    /// `on_lag disconnect` fired while frames were gathered: they go out first, then this.
+    abort: Option<Abort>,
     ended: bool,
 }
 
@@ -75,6 +78,7 @@ impl HubSource {
             route,
             last_id,
             sent: 0,
+            abort: None,
             ended: false,
         }
     }
@@ -183,6 +187,10 @@ impl Stream for HubSource {
         if this.ended {
             return Poll::Ready(None);
         }
+        if let Some(abort) = this.abort.take() {
+            this.ended = true;
+            return Poll::Ready(Some(Err(abort)));
+        }
         let mut batch = Batch::default();
         if let Some(reset) = this.first.take() {
             batch.push(reset);
@@ -212,8 +220,8 @@ impl Stream for HubSource {
                         Got::Lagged(missed) => match this.lagged(missed) {
                             Ok(frame) => batch.push(frame),
                             Err(abort) => {
-                                this.ended = true;
-                                return Poll::Ready(Some(Err(abort)));
+                                this.abort = Some(abort);
+                                break;
                             }
                         },
                         Got::Closed => {
@@ -230,8 +238,8 @@ impl Stream for HubSource {
                         match this.lagged(missed) {
                             Ok(frame) => batch.push(frame),
                             Err(abort) => {
-                                this.ended = true;
-                                return Poll::Ready(Some(Err(abort)));
+                                this.abort = Some(abort);
+                                break;
                             }
                         }
                     }
@@ -239,7 +247,7 @@ impl Stream for HubSource {
                         break;
                     }
                 }
-                if !this.ended {
+                if !this.ended && this.abort.is_none() {
                     this.next.set(receive(live));
                     // Registers the waker for the next frame (or finds one already there).
                     if batch.first.is_none() {
@@ -257,8 +265,16 @@ impl Stream for HubSource {
                     count: this.sent,
                 })))
             }
-            None if this.ended => Poll::Ready(None),
-            None => Poll::Pending,
+            // Gathered frames, the position frame included, reach the client before the
+            // disconnect, so the id it reconnects with is the last one it was sent.
+            None => match this.abort.take() {
+                Some(abort) => {
+                    this.ended = true;
+                    Poll::Ready(Some(Err(abort)))
+                }
+                None if this.ended => Poll::Ready(None),
+                None => Poll::Pending,
+            },
         }
     }
 }
