@@ -241,3 +241,121 @@ async fn browser_reconnects_with_last_event_id_and_sees_every_tick_once() {
     );
     browser.close().await;
 }
+
+/// A loopback proxy in front of `server` that cuts the first connection whose response carries
+/// `marker`, right after forwarding it, and holds every connection made after the cut until
+/// `go` is sent: the test decides what happens while the browser is away.
+async fn cutting_proxy(
+    server: SocketAddr,
+    marker: &'static [u8],
+) -> (
+    SocketAddr,
+    tokio::sync::oneshot::Receiver<()>,
+    tokio::sync::watch::Sender<bool>,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::{TcpListener, TcpStream};
+
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (cut_tx, cut_rx) = tokio::sync::oneshot::channel();
+    let cut_tx = Arc::new(Mutex::new(Some(cut_tx)));
+    let (go_tx, go_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        while let Ok((mut client, _)) = listener.accept().await {
+            let (cut_tx, mut go_rx) = (cut_tx.clone(), go_rx.clone());
+            tokio::spawn(async move {
+                if cut_tx.lock().unwrap().is_none() {
+                    // Made after the cut: waits for the test, then passes through.
+                    go_rx.wait_for(|go| *go).await.unwrap();
+                    let mut upstream = TcpStream::connect(server).await.unwrap();
+                    let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
+                    return;
+                }
+                let upstream = TcpStream::connect(server).await.unwrap();
+                let (mut from_server, mut to_server) = upstream.into_split();
+                let (mut from_client, mut to_client) = client.into_split();
+                let requests =
+                    tokio::spawn(
+                        async move { tokio::io::copy(&mut from_client, &mut to_server).await },
+                    );
+                let mut seen = Vec::new();
+                let mut buf = [0u8; 4096];
+                loop {
+                    let n = match from_server.read(&mut buf).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => n,
+                    };
+                    if to_client.write_all(&buf[..n]).await.is_err() {
+                        break;
+                    }
+                    seen.extend_from_slice(&buf[..n]);
+                    if seen.windows(marker.len()).any(|w| w == marker) {
+                        if let Some(cut) = cut_tx.lock().unwrap().take() {
+                            let _ = cut.send(());
+                        }
+                        break;
+                    }
+                }
+                // Dropping both halves closes the browser's connection and the server's.
+                requests.abort();
+            });
+        }
+    });
+    (addr, cut_rx, go_tx)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browser_cut_off_before_its_first_hub_event_resumes_from_its_position_frame() {
+    const PAGE: &str = r#"<!doctype html><body><script>
+        const received = [];
+        window.received = received;
+        const source = new EventSource('/event/counting');
+        source.onmessage = (event) => {
+            received.push([event.lastEventId, JSON.parse(event.data)]);
+            if (received.length === 3) {
+                source.close();
+                document.body.dataset.done = 'true';
+            }
+        };
+    </script></body>"#;
+    let hub: warp_eventstream::Hub<u32> = warp_eventstream::Hub::new();
+    let feed = event_stream! { route "/event/counting" from hub(hub.clone(), "t") retry 100ms };
+    let (server, requests) = serve_page(PAGE, feed).await;
+    // The cut falls right after the id-only frame that opens the stream, before any event.
+    let (proxy, cut, go) = cutting_proxy(server, b"id: 0\n\n").await;
+    let browser = Browser::launch().await;
+
+    browser
+        .client
+        .goto(&format!("http://{proxy}/"))
+        .await
+        .unwrap();
+    tokio::time::timeout(Duration::from_secs(30), cut)
+        .await
+        .expect("the stream's first frame passes the proxy")
+        .unwrap();
+    // Published while the browser is away: only its Last-Event-ID can bring these back.
+    for n in 1..=3 {
+        hub.publish("t", n).unwrap();
+    }
+    go.send(true).unwrap();
+    browser
+        .client
+        .wait()
+        .at_most(Duration::from_secs(30))
+        .for_element(Locator::Css("body[data-done='true']"))
+        .await
+        .expect("the page receives the three events");
+
+    assert_eq!(
+        browser.eval("return window.received;").await,
+        json!([["1", 1], ["2", 2], ["3", 3]])
+    );
+    assert_eq!(
+        *requests.lock().unwrap(),
+        [(200, None), (200, Some("0".to_owned()))],
+        "the reconnect carries the id of the position frame"
+    );
+    browser.close().await;
+}
