@@ -33,8 +33,31 @@ pub struct Tally {
 /// Connects from `source` (any `127.0.0.x`, so 10,000 clients do not run out of ports), sends
 /// `GET path` and reads the response head, which must be `200`.
 pub async fn open(addr: SocketAddr, source: Ipv4Addr, path: &str) -> io::Result<Conn> {
+    open_with(addr, source, path, None).await
+}
+
+/// Like [`open`], from a socket whose receive buffer is about `recv_buffer` bytes: a client that
+/// then never reads stalls the server's writes after a few events, as a frozen tab does.
+pub async fn open_stalling(
+    addr: SocketAddr,
+    source: Ipv4Addr,
+    path: &str,
+    recv_buffer: u32,
+) -> io::Result<Conn> {
+    open_with(addr, source, path, Some(recv_buffer)).await
+}
+
+async fn open_with(
+    addr: SocketAddr,
+    source: Ipv4Addr,
+    path: &str,
+    recv_buffer: Option<u32>,
+) -> io::Result<Conn> {
     let started = Instant::now();
     let socket = TcpSocket::new_v4()?;
+    if let Some(size) = recv_buffer {
+        socket.set_recv_buffer_size(size)?;
+    }
     socket.bind(SocketAddr::new(IpAddr::V4(source), 0))?;
     let mut socket = socket.connect(addr).await?;
     socket.set_nodelay(true)?;

@@ -5,7 +5,7 @@
 //!
 //! Arguments: `--quick` or `--full` (the sizes), `--rounds N` (each scenario N times per server,
 //! servers alternating, the table shows medians), `--only <scenario>` (idle, fan-out, latency,
-//! counting; may repeat).
+//! stalled, counting; may repeat).
 
 mod child;
 mod client;

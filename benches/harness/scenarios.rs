@@ -20,6 +20,8 @@ pub struct Sizes {
     pub latency_clients: usize,
     pub latency_rate: u64,
     pub latency_events: u64,
+    /// Clients that stop reading during the `stalled` run, beside `latency_clients` healthy ones.
+    pub stalled_clients: usize,
     pub counting_clients: usize,
     /// The longest any one scenario may take before it counts as failed.
     pub limit: Duration,
@@ -35,6 +37,7 @@ impl Sizes {
             latency_clients: 1_000,
             latency_rate: 1_000,
             latency_events: 10_000,
+            stalled_clients: 1_000,
             counting_clients: 1_000,
             limit: Duration::from_secs(600),
         }
@@ -49,6 +52,7 @@ impl Sizes {
             latency_clients: 20,
             latency_rate: 500,
             latency_events: 250,
+            stalled_clients: 20,
             counting_clients: 10,
             limit: Duration::from_secs(120),
         }
@@ -60,14 +64,16 @@ pub enum Scenario {
     Idle,
     FanOut,
     Latency,
+    Stalled,
     Counting,
 }
 
 impl Scenario {
-    pub const ALL: [Scenario; 4] = [
+    pub const ALL: [Scenario; 5] = [
         Scenario::Idle,
         Scenario::FanOut,
         Scenario::Latency,
+        Scenario::Stalled,
         Scenario::Counting,
     ];
 
@@ -76,6 +82,7 @@ impl Scenario {
             Scenario::Idle => "idle",
             Scenario::FanOut => "fan-out",
             Scenario::Latency => "latency",
+            Scenario::Stalled => "stalled",
             Scenario::Counting => "counting",
         }
     }
@@ -90,6 +97,7 @@ impl Scenario {
                 Scenario::Idle => idle(&server, sizes).await,
                 Scenario::FanOut => fan_out(&mut server, sizes).await,
                 Scenario::Latency => latency(&mut server, sizes).await,
+                Scenario::Stalled => stalled(&mut server, sizes).await,
                 Scenario::Counting => counting(&server, sizes).await,
             }
         };
@@ -220,12 +228,57 @@ async fn fan_out(server: &mut Child, sizes: &Sizes) -> Result<Vec<Figure>, Strin
 }
 
 async fn latency(server: &mut Child, sizes: &Sizes) -> Result<Vec<Figure>, String> {
-    let (n, rate, events) = (
+    let (n, rate) = (sizes.latency_clients, sizes.latency_rate);
+    let conns = open_all(server.addr, "/feed", n).await?;
+    let all = publish_and_time(server, conns, sizes).await?;
+    let label = format!("publish to receive, {n} clients, {rate} events/s, p50 (ms)");
+    Ok(latency_figures("latency", label, &all))
+}
+
+/// The latency run again, while as many clients again stop reading: what a frozen tab costs
+/// the others, and the server's memory growth while it holds them.
+async fn stalled(server: &mut Child, sizes: &Sizes) -> Result<Vec<Figure>, String> {
+    let (n, rate, stalled_n) = (
         sizes.latency_clients,
         sizes.latency_rate,
-        sizes.latency_events,
+        sizes.stalled_clients,
     );
+    let stalled: Vec<Conn> = futures::stream::iter(0..stalled_n)
+        .map(|i| client::open_stalling(server.addr, source(i), "/feed", 4096))
+        .buffered(256)
+        .collect::<Vec<io::Result<Conn>>>()
+        .await
+        .into_iter()
+        .collect::<io::Result<_>>()
+        .map_err(|e| format!("connect stalled: {e}"))?;
     let conns = open_all(server.addr, "/feed", n).await?;
+    let before = server.rss_bytes();
+    let all = publish_and_time(server, conns, sizes).await?;
+    let grown = server.rss_bytes().saturating_sub(before);
+    drop(stalled);
+    let label = format!("{n} clients, {stalled_n} more stalled, {rate} events/s");
+    let mut figures = latency_figures(
+        "stalled",
+        format!("publish to receive, {label}, p50 (ms)"),
+        &all,
+    );
+    figures.push(Figure::new(
+        "stalled",
+        "server RSS growth during the run (MiB)",
+        grown as f64 / (1024.0 * 1024.0),
+        Better::Lower,
+    ));
+    Ok(figures)
+}
+
+/// Publishes the latency run's events at its rate; every client in `conns` must receive them
+/// all, in order. Returns every publish-to-receive time, sorted.
+async fn publish_and_time(
+    server: &mut Child,
+    conns: Vec<Conn>,
+    sizes: &Sizes,
+) -> Result<Vec<Duration>, String> {
+    let (rate, events) = (sizes.latency_rate, sizes.latency_events);
     let receiving = tokio::spawn(receive_all(conns, events, true));
     server
         .publish("feed", events, rate)
@@ -239,27 +292,35 @@ async fn latency(server: &mut Child, sizes: &Sizes) -> Result<Vec<Figure>, Strin
         .map(|&us| Duration::from_micros(us.into()))
         .collect();
     all.sort();
-    let label = format!("publish to receive, {n} clients, {rate} events/s");
-    Ok(vec![
+    Ok(all)
+}
+
+/// p50, p99 and max of sorted latencies; `first_label` names the row that opens the group.
+fn latency_figures(
+    scenario: &'static str,
+    first_label: String,
+    sorted: &[Duration],
+) -> Vec<Figure> {
+    vec![
         Figure::new(
-            "latency",
-            format!("{label}, p50 (ms)"),
-            millis(percentile(&all, 0.5)),
+            scenario,
+            first_label,
+            millis(percentile(sorted, 0.5)),
             Better::Lower,
         ),
         Figure::new(
-            "latency",
+            scenario,
             "p99 (ms)",
-            millis(percentile(&all, 0.99)),
+            millis(percentile(sorted, 0.99)),
             Better::Lower,
         ),
         Figure::new(
-            "latency",
+            scenario,
             "max (ms)",
-            millis(*all.last().expect("events")),
+            millis(*sorted.last().expect("events")),
             Better::Lower,
         ),
-    ])
+    ]
 }
 
 async fn counting(server: &Child, sizes: &Sizes) -> Result<Vec<Figure>, String> {
