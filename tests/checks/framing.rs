@@ -33,6 +33,19 @@ enum Data {
 const SEPARATOR: u8 = 0xFF;
 
 impl Case {
+    /// A case from its parts: `data` is sent as a JSON string when `json`, else as text lines.
+    pub fn new(name: Option<String>, id: Option<String>, data: String, json: bool) -> Case {
+        Case {
+            name,
+            id,
+            data: if json {
+                Data::Json(data)
+            } else {
+                Data::Text(data)
+            },
+        }
+    }
+
     /// Reads a case from fuzz input: a flags byte (1: has a name, 2: has an id, 4: JSON data),
     /// then name, id and data separated by `0xFF`, each read as UTF-8 (invalid bytes become
     /// U+FFFD, as a server's `String` could hold).
@@ -44,15 +57,12 @@ impl Case {
         let name = fields.next().unwrap_or_default();
         let id = fields.next().unwrap_or_default();
         let data = fields.next().unwrap_or_default();
-        Case {
-            name: (flags & 1 != 0).then_some(name),
-            id: (flags & 2 != 0).then_some(id),
-            data: if flags & 4 != 0 {
-                Data::Json(data)
-            } else {
-                Data::Text(data)
-            },
-        }
+        Case::new(
+            (flags & 1 != 0).then_some(name),
+            (flags & 2 != 0).then_some(id),
+            data,
+            flags & 4 != 0,
+        )
     }
 
     /// The event a handler returns (or a publisher publishes).

@@ -5,3 +5,4 @@
 pub mod event_source;
 pub mod framing;
 pub mod last_event_id;
+pub mod route;

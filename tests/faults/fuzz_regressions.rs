@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use crate::checks::{framing, last_event_id};
+use crate::checks::{framing, last_event_id, route};
 use crate::client::{get, get_with_raw_header};
 use crate::server::serve;
 use crate::support::within;
@@ -65,4 +65,23 @@ async fn every_kept_framing_input_reads_back_or_is_refused() {
         framing::check_handler(&case, status, &body);
         framing::check_hub(&case);
     }
+}
+
+#[tokio::test]
+async fn every_kept_route_input_matches_exactly_or_is_404() {
+    let addr = serve(route::endpoint()).await;
+    let mut checked = 0;
+    for (file, input) in inputs("route") {
+        let Some(uri) = route::target(&input) else {
+            continue;
+        };
+        let (status, body) = within(&file, LIMIT, async {
+            let mut response = get(addr, &uri.to_string(), &[]).await;
+            (response.status, response.body_bytes().await)
+        })
+        .await;
+        route::check(&uri, status, &body);
+        checked += 1;
+    }
+    assert!(checked >= 10, "only {checked} inputs could be sent");
 }

@@ -1,6 +1,10 @@
 //! Integration tests: real servers on loopback, read by a raw HTTP client and an independent
 //! SSE parser. One binary, so the suite links once.
 
+// The framing property test shares the fuzz targets' cases and expectations.
+#[allow(dead_code)]
+#[path = "../checks/mod.rs"]
+mod checks;
 mod client;
 mod server;
 
