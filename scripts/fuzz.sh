@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
-# Fuzzes every parser of outside input for a bounded time: `scripts/fuzz.sh [seconds per target]`
-# (default 60). Targets (fuzz/fuzz_targets): `last_event_id` (any Last-Event-ID against a tick
-# stream) and `framing` (any computed name, id and payload, through a handler and a hub).
+# Fuzzes every parser of outside input for a bounded time:
+# `scripts/fuzz.sh [seconds per target] [target ...]` (default 60 s, every target). Targets
+# (fuzz/fuzz_targets): `last_event_id` (any Last-Event-ID against a tick stream), `framing` (any
+# computed name, id and payload, through a handler and a hub) and `route` (any request path
+# against a typed route).
 #
 # Each target starts from its seeds (fuzz/seeds/<target>) and what it found before (the
-# untracked fuzz/corpus/<target>). A crash is copied to fuzz/regressions/<target>/, where the
+# untracked fuzz/corpus/<target>). A crash is moved to fuzz/regressions/<target>/, where the
 # test suite replays it over loopback (tests/faults/fuzz_regressions.rs): commit it with the fix.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 seconds=${1:-60}
-targets=(last_event_id framing)
+targets=("${@:2}")
+((${#targets[@]})) || targets=(last_event_id framing route)
 
 command -v cargo-fuzz >/dev/null 2>&1 || cargo install --locked cargo-fuzz
 
@@ -33,8 +36,8 @@ for target in "${targets[@]}"; do
     fi
     for crash in fuzz/artifacts/"$target"/*; do
         [ -e "$crash" ] || continue
-        cp "$crash" "fuzz/regressions/$target/"
-        echo "kept $crash as fuzz/regressions/$target/$(basename "$crash"): fix it, then commit it" >&2
+        mv "$crash" "fuzz/regressions/$target/"
+        echo "kept $(basename "$crash") in fuzz/regressions/$target/: fix it, then commit it" >&2
         status=1
     done
 done

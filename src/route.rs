@@ -90,25 +90,34 @@ fn segments_of(path: &str) -> impl Iterator<Item = &str> {
     segments
 }
 
-/// `%XX` escapes decoded; `None` for a bad escape or bytes that are not UTF-8.
+/// `%XX` escapes decoded; `None` for a bad escape (RFC 3986: `%` and exactly two hex digits) or
+/// bytes that are not UTF-8.
 fn percent_decode(segment: &str) -> Option<String> {
     if !segment.contains('%') {
         return Some(segment.to_owned());
     }
-    let bytes = segment.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut at = 0;
-    while at < bytes.len() {
-        if bytes[at] == b'%' {
-            let hex = segment.get(at + 1..at + 3)?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            at += 3;
+    let mut out = Vec::with_capacity(segment.len());
+    let mut bytes = segment.bytes();
+    while let Some(byte) = bytes.next() {
+        if byte == b'%' {
+            // Digit by digit: `u8::from_str_radix` would also take a sign, as in `%+1`.
+            let high = hex_digit(bytes.next()?)?;
+            let low = hex_digit(bytes.next()?)?;
+            out.push(high << 4 | low);
         } else {
-            out.push(bytes[at]);
-            at += 1;
+            out.push(byte);
         }
     }
     String::from_utf8(out).ok()
+}
+
+fn hex_digit(byte: u8) -> Option<u8> {
+    match byte {
+        b'0'..=b'9' => Some(byte - b'0'),
+        b'a'..=b'f' => Some(byte - b'a' + 10),
+        b'A'..=b'F' => Some(byte - b'A' + 10),
+        _ => None,
+    }
 }
 
 #[cfg(test)]
@@ -143,5 +152,12 @@ mod tests {
         assert_eq!(captures(&pieces, "rooms//events"), None);
         assert_eq!(captures(&pieces, "rooms/%zz/events"), None);
         assert_eq!(captures(&pieces, "rooms/%ff/events"), None);
+        // Found by the `route` fuzz target: a sign is not a hex digit.
+        assert_eq!(captures(&pieces, "rooms/%+1/events"), None);
+        assert_eq!(captures(&pieces, "rooms/%2/events"), None);
+        assert_eq!(
+            captures(&pieces, "rooms/%E2%82%ac/events"),
+            Some(vec!["€".into()])
+        );
     }
 }
