@@ -252,9 +252,10 @@ async fn stalled(server: &mut Child, sizes: &Sizes) -> Result<Vec<Figure>, Strin
         .collect::<io::Result<_>>()
         .map_err(|e| format!("connect stalled: {e}"))?;
     let conns = open_all(server.addr, "/feed", n).await?;
-    let before = server.rss_bytes();
+    let (before, cpu_before) = (server.rss_bytes(), server.cpu_seconds());
     let all = publish_and_time(server, conns, sizes).await?;
     let grown = server.rss_bytes().saturating_sub(before);
+    let cpu = server.cpu_seconds() - cpu_before;
     drop(stalled);
     let label = format!("{n} clients, {stalled_n} more stalled, {rate} events/s");
     let mut figures = latency_figures(
@@ -266,6 +267,12 @@ async fn stalled(server: &mut Child, sizes: &Sizes) -> Result<Vec<Figure>, Strin
         "stalled",
         "server RSS growth during the run (MiB)",
         grown as f64 / (1024.0 * 1024.0),
+        Better::Lower,
+    ));
+    figures.push(Figure::new(
+        "stalled",
+        "server CPU during the run (s)",
+        cpu,
         Better::Lower,
     ));
     Ok(figures)
