@@ -5,7 +5,8 @@
 //!
 //! Arguments: `--quick` or `--full` (the sizes), `--rounds N` (each scenario N times per server,
 //! servers alternating, the table shows medians), `--only <scenario>` (idle, fan-out, latency,
-//! stalled, counting; may repeat).
+//! stalled, counting; may repeat), `--server <name>` (warp-eventstream, warp::sse, axum; may
+//! repeat: to compare two builds of one server without waiting for the others).
 
 mod child;
 mod client;
@@ -39,6 +40,7 @@ pub fn main(default: Mode) -> ExitCode {
     let mut mode = default;
     let mut rounds = 1;
     let mut only = Vec::new();
+    let mut servers = Vec::new();
     let mut args = args.iter();
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -59,6 +61,10 @@ pub fn main(default: Mode) -> ExitCode {
                         .unwrap_or_else(|| panic!("no scenario {name:?}")),
                 );
             }
+            "--server" => {
+                let name = args.next().expect("--server <name>");
+                servers.push(Kind::parse(name).unwrap_or_else(|| panic!("no server {name:?}")));
+            }
             // cargo passes `--bench` to bench targets; the test runner may pass its own flags.
             _ => {}
         }
@@ -77,7 +83,10 @@ pub fn main(default: Mode) -> ExitCode {
         .enable_all()
         .build()
         .expect("a runtime");
-    let (table, failures) = runtime.block_on(run(&scenarios, &sizes, rounds));
+    if servers.is_empty() {
+        servers = Kind::ALL.to_vec();
+    }
+    let (table, failures) = runtime.block_on(run(&scenarios, &servers, &sizes, rounds));
 
     println!("\n{}", table.markdown());
     if failures.is_empty() {
@@ -91,13 +100,18 @@ pub fn main(default: Mode) -> ExitCode {
 }
 
 /// Every scenario against every server, `rounds` times, the servers' order rotating each round.
-async fn run(scenarios: &[Scenario], sizes: &Sizes, rounds: usize) -> (Table, Vec<String>) {
+async fn run(
+    scenarios: &[Scenario],
+    servers: &[Kind],
+    sizes: &Sizes,
+    rounds: usize,
+) -> (Table, Vec<String>) {
     let mut table = Table::default();
     let mut failures = Vec::new();
     for &scenario in scenarios {
         for round in 0..rounds {
-            for k in 0..Kind::ALL.len() {
-                let kind = Kind::ALL[(k + round) % Kind::ALL.len()];
+            for k in 0..servers.len() {
+                let kind = servers[(k + round) % servers.len()];
                 let started = Instant::now();
                 match scenario.run(kind, sizes).await {
                     Ok(figures) => {

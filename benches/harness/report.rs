@@ -78,9 +78,10 @@ impl Table {
              |---|---|---:|---:|---:|---:|\n",
         );
         for (scenario, metric, better) in &self.rows {
+            // No figure: the server was left out (`--server`) or failed (reported below the table).
             let cell = |kind| {
                 self.median(scenario, metric, kind)
-                    .map_or("failed".to_owned(), format_value)
+                    .map_or("-".to_owned(), format_value)
             };
             let ratio = match (
                 self.median(scenario, metric, Kind::Ours),

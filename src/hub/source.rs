@@ -35,6 +35,7 @@ async fn receive(mut live: broadcast::Receiver<HubFrame>) -> Received {
 }
 
 pub(crate) struct HubSource {
+    /// Sent before any frame: the `reset` event, or the id-only position frame.
     first: Option<Bytes>,
     backlog: std::vec::IntoIter<HubFrame>,
     next: ReusableBoxFuture<'static, Received>,
@@ -192,8 +193,8 @@ impl Stream for HubSource {
             return Poll::Ready(Some(Err(abort)));
         }
         let mut batch = Batch::default();
-        if let Some(reset) = this.first.take() {
-            batch.push(reset);
+        if let Some(first) = this.first.take() {
+            batch.push(first);
         }
         for frame in this.backlog.by_ref() {
             this.last_id = frame.id;
