@@ -55,7 +55,10 @@ impl EventSource {
             let rest = start.strip_prefix(BOM).unwrap_or(&start).to_vec();
             return self.feed_lines(&rest, events);
         }
-        if self.after_cr && bytes.first() == Some(&b'\n') {
+        if bytes.is_empty() {
+            return events;
+        }
+        if self.after_cr && bytes[0] == b'\n' {
             bytes = &bytes[1..];
         }
         self.after_cr = false;

@@ -16,6 +16,7 @@ mod support;
 mod churn;
 mod fuzz_regressions;
 mod hostile;
+mod oracle;
 mod panics;
 mod resume;
 mod shutdown;
