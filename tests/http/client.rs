@@ -50,11 +50,8 @@ pub async fn get_with_raw_header(
     name: &str,
     value: &[u8],
 ) -> Response {
-    let mut socket = TcpStream::connect(addr).await.expect("server accepts");
-    let head =
-        format!("GET {path} HTTP/1.1\r\nhost: {addr}\r\naccept: text/event-stream\r\n{name}: ");
-    let request = [head.as_bytes(), value, b"\r\n\r\n"].concat();
-    socket.write_all(&request).await.expect("request written");
+    let socket = TcpStream::connect(addr).await.expect("server accepts");
+    let socket = write_request_bytes(socket, "GET", path, &[(name, value)]).await;
     try_read_head(socket)
         .await
         .expect("connection closed before the response head")
@@ -91,22 +88,37 @@ async fn send_request(
 }
 
 async fn write_request(
-    mut socket: TcpStream,
+    socket: TcpStream,
     method: &str,
     path: &str,
     headers: &[(&str, &str)],
 ) -> TcpStream {
+    let headers: Vec<(&str, &[u8])> = headers
+        .iter()
+        .map(|(name, value)| (*name, value.as_bytes()))
+        .collect();
+    write_request_bytes(socket, method, path, &headers).await
+}
+
+/// Writes the request head; header values go out as given, byte for byte.
+async fn write_request_bytes(
+    mut socket: TcpStream,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &[u8])],
+) -> TcpStream {
     let addr = socket.peer_addr().unwrap();
     let mut head =
-        format!("{method} {path} HTTP/1.1\r\nhost: {addr}\r\naccept: text/event-stream\r\n");
+        format!("{method} {path} HTTP/1.1\r\nhost: {addr}\r\naccept: text/event-stream\r\n")
+            .into_bytes();
     for (name, value) in headers {
-        head.push_str(&format!("{name}: {value}\r\n"));
+        head.extend_from_slice(name.as_bytes());
+        head.extend_from_slice(b": ");
+        head.extend_from_slice(value);
+        head.extend_from_slice(b"\r\n");
     }
-    head.push_str("\r\n");
-    socket
-        .write_all(head.as_bytes())
-        .await
-        .expect("request written");
+    head.extend_from_slice(b"\r\n");
+    socket.write_all(&head).await.expect("request written");
     socket
 }
 
