@@ -4,6 +4,7 @@
 //! `stream` or `hub`) with the route's filter, then the handler. Each step fixes a type the next
 //! closure needs, so closures in the user's clauses infer their argument types.
 
+use std::convert::Infallible;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,8 +20,8 @@ use crate::body::{EventBody, Exclusive, SourceItem};
 use crate::clients::Clients;
 use crate::close::{CloseGuard, OnClose};
 use crate::frame::{encode_retry, EventHeader};
-use crate::hub::{Hub, HubSource, OnLag};
-use crate::last_event_id::{last_event_id, LastEventId};
+use crate::hub::{Hub, HubSource, OnLag, TransportFuture};
+use crate::last_event_id::{last_event_id, Invalid, LastEventId};
 use crate::render::{Format, Later, Now, Render};
 use crate::serve::WriteTimeout;
 use crate::shutdown::Shutdown;
@@ -186,22 +187,23 @@ impl Endpoint {
         Topic: AsRef<str>,
     {
         let settings = Arc::new(self.settings);
-        let open = Arc::new(move |settings: &Settings, ctx: C, last: LastEventId| {
+        let open = Arc::new(move |settings: &Settings, ctx: C, last: &LastEventId| {
             let topic = topic(ctx);
-            let after = match last {
-                LastEventId::Tick(id) => Some(id),
-                LastEventId::Absent | LastEventId::Invalid => None,
-            };
-            let subscription = hub.subscribe(topic.as_ref(), after);
-            Ok((
-                HubSource::new(
-                    subscription,
-                    settings.buffer,
-                    settings.on_lag,
-                    settings.route,
-                ),
-                0,
-            ))
+            let after = last.position(|id| hub.parse_id(id)).unwrap_or_else(|Invalid| {
+                warn_invalid(settings, "is not an id of this hub's transport");
+                None
+            });
+            let subscribing = hub.subscribe(topic.as_ref(), after);
+            let (buffer, on_lag, route) = (settings.buffer, settings.on_lag, settings.route);
+            TransportFuture::new(async move {
+                match subscribing.await {
+                    Ok(subscription) => Ok((HubSource::new(subscription, buffer, on_lag, route), 0)),
+                    Err(error) => {
+                        tracing::warn!(route, %error, "hub subscription failed; the client will retry");
+                        Err(Refusal::RetryLater)
+                    }
+                }
+            })
         });
         serve(settings, filter, open)
     }
@@ -251,14 +253,15 @@ where
         render: R,
     ) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone + Send + Sync + 'static {
         let render = Arc::new(render);
-        let open = Arc::new(move |settings: &Settings, ctx: C, last: LastEventId| {
-            let from = match last {
-                LastEventId::Tick(tick) => tick,
-                LastEventId::Absent | LastEventId::Invalid => 0,
-            };
+        let open = Arc::new(move |settings: &Settings, ctx: C, last: &LastEventId| {
+            let from = last.tick().unwrap_or_else(|Invalid| {
+                warn_invalid(settings, "is not a decimal u64");
+                None
+            });
+            let from = from.unwrap_or(0);
             if settings.until.is_some_and(|last| from >= last) {
                 // The stream already ended for this client; 204 tells EventSource to stop for good.
-                return Err(StatusCode::NO_CONTENT);
+                return TransportFuture::ready(Err(Refusal::Status(StatusCode::NO_CONTENT)));
             }
             let source = TickSource::new(
                 ctx,
@@ -269,7 +272,7 @@ where
                 from,
                 settings.until,
             );
-            Ok((source, from))
+            TransportFuture::ready(Ok((source, from)))
         });
         serve(Arc::new(self.settings), self.filter, open)
     }
@@ -333,7 +336,7 @@ where
     ) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone + Send + Sync + 'static {
         let render = Arc::new(render);
         let (source, until_item) = (self.source, self.until_item);
-        let open = Arc::new(move |settings: &Settings, ctx: C, _last: LastEventId| {
+        let open = Arc::new(move |settings: &Settings, ctx: C, _last: &LastEventId| {
             let stream = source(ctx.clone());
             let source = StreamSource::new(
                 stream,
@@ -344,14 +347,27 @@ where
                 settings.until,
                 until_item.clone(),
             );
-            Ok((source, 0))
+            TransportFuture::ready(Ok((source, 0)))
         });
         serve(Arc::new(self.settings), self.filter, open)
     }
 }
 
-/// Opens one connection's source: the source and the count it starts from, or an early answer.
-type Open<C, S> = dyn Fn(&Settings, C, LastEventId) -> Result<(S, u64), StatusCode> + Send + Sync;
+/// Why a connection gets no stream.
+enum Refusal {
+    /// An early answer (`204`: the stream already ended for this client).
+    Status(StatusCode),
+    /// The source is not available now (a broker is down): an empty stream, which a browser
+    /// retries with the same `Last-Event-ID`.
+    RetryLater,
+}
+
+/// One connection's source and the count it starts from, or a refusal.
+type Opened<S> = Result<(S, u64), Refusal>;
+
+/// Opens one connection's source. It returns at once for in-process sources; a hub over a
+/// broker subscribes first.
+type Open<C, S> = dyn Fn(&Settings, C, &LastEventId) -> TransportFuture<Opened<S>> + Send + Sync;
 
 /// `filter`, then `GET`, then the event stream.
 fn serve<Fl, C, S>(
@@ -368,35 +384,35 @@ where
         .and(warp::get())
         .and(last_event_id())
         .and(warp::ext::optional::<WriteTimeout>())
-        .map(
+        .and_then(
             move |ctx: C, last: LastEventId, connection: Option<WriteTimeout>| {
                 if let Some(connection) = connection {
                     connection.set(settings.write_timeout);
                 }
-                respond(&settings, &*open, ctx, last)
+                respond(settings.clone(), open.clone(), ctx, last)
             },
         )
 }
 
-fn respond<C, S>(settings: &Arc<Settings>, open: &Open<C, S>, ctx: C, last: LastEventId) -> Response
+async fn respond<C, S>(
+    settings: Arc<Settings>,
+    open: Arc<Open<C, S>>,
+    ctx: C,
+    last: LastEventId,
+) -> Result<Response, Infallible>
 where
     S: Stream<Item = SourceItem> + Unpin + Send + 'static,
 {
     if settings.shutdown.is_triggered() {
-        return unavailable(settings, "server shutting down");
+        return Ok(unavailable(&settings, "server shutting down"));
     }
     let Some(slot) = settings.clients.join(settings.max_clients) else {
-        return unavailable(settings, "max_clients reached");
+        return Ok(unavailable(&settings, "max_clients reached"));
     };
-    if last == LastEventId::Invalid {
-        tracing::warn!(
-            route = settings.route,
-            "Last-Event-ID is not a decimal u64; starting from the beginning"
-        );
-    }
-    let (source, from) = match open(settings, ctx, last) {
+    let (source, from) = match open(&settings, ctx, &last).await {
         Ok(opened) => opened,
-        Err(status) => return status.into_response(),
+        Err(Refusal::Status(status)) => return Ok(status.into_response()),
+        Err(Refusal::RetryLater) => return Ok(event_stream(Response::default())),
     };
     if let Some(on_open) = &settings.on_open {
         if catch_unwind(AssertUnwindSafe(on_open)).is_err() {
@@ -404,18 +420,31 @@ where
                 route = settings.route,
                 "on_open panicked; stream not started"
             );
-            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+            return Ok(StatusCode::INTERNAL_SERVER_ERROR.into_response());
         }
     }
     let guard = CloseGuard::new(settings.on_close.clone(), settings.route, from, slot);
     let body = EventBody::new(source, settings.clone(), guard);
-    let mut response = warp::reply::stream(Exclusive(body)).into_response();
+    Ok(event_stream(
+        warp::reply::stream(Exclusive(body)).into_response(),
+    ))
+}
+
+/// `response` as a `text/event-stream`.
+fn event_stream(mut response: Response) -> Response {
     let headers = response.headers_mut();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     // nginx and similar proxies buffer responses by default, which would hold events back.
     headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
     response
+}
+
+fn warn_invalid(settings: &Settings, why: &'static str) {
+    tracing::warn!(
+        route = settings.route,
+        "Last-Event-ID {why}; starting as for a new client"
+    );
 }
 
 /// `503 Service Unavailable` with `retry-after`, which `EventSource` treats as fatal but a

@@ -73,6 +73,16 @@ impl EventHeader {
         line.push(b'\n');
         EventHeader(line.into_boxed_slice())
     }
+
+    /// The name this header was made from.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    pub(crate) fn name(&self) -> &str {
+        match self.0.strip_prefix(b"event: ") {
+            // Made from a `&str` by `new`: the bytes between the prefix and `\n` are that str.
+            Some(line) => std::str::from_utf8(&line[..line.len() - 1]).expect("made from a str"),
+            None => DEFAULT_EVENT,
+        }
+    }
 }
 
 /// How a payload is written as `data:` lines.

@@ -1,41 +1,59 @@
 //! The `Last-Event-ID` request header: where a reconnecting client wants its stream to resume.
 
 use std::convert::Infallible;
-use std::str::FromStr;
 
 use warp::Filter;
 
-/// The tick a client last saw, as its browser reports it on reconnect.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The id a client last saw, as its browser reports it on reconnect. What it means is the
+/// source's business: a tick number, or a position a hub's transport reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum LastEventId {
     /// No header: a fresh client.
     Absent,
-    /// A decimal `u64`: resume after this tick.
-    Tick(u64),
-    /// Anything else (empty, signed, too large, junk, not text): start over, and log it.
-    Invalid,
+    /// The header's text.
+    Given(Box<str>),
+    /// A value that is not visible ASCII, which no source could have sent.
+    Unreadable,
 }
 
-impl FromStr for LastEventId {
-    type Err = Infallible;
+/// A `Last-Event-ID` that is not one of the source's ids: the stream starts as for a fresh client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Invalid;
 
-    fn from_str(value: &str) -> Result<Self, Infallible> {
-        // `u64::from_str` accepts a leading `+`; ids this crate writes never have one.
-        if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
-            return Ok(LastEventId::Invalid);
+impl LastEventId {
+    /// As a tick: `Ok(None)` without the header, `Ok(Some(n))` for a plain decimal `u64`.
+    pub(crate) fn tick(&self) -> Result<Option<u64>, Invalid> {
+        match self {
+            LastEventId::Absent => Ok(None),
+            LastEventId::Given(id) => parse_tick(id).map(Some).ok_or(Invalid),
+            LastEventId::Unreadable => Err(Invalid),
         }
-        Ok(value
-            .parse()
-            .map_or(LastEventId::Invalid, LastEventId::Tick))
     }
+
+    /// As a position `parse` reads: `Ok(None)` without the header.
+    pub(crate) fn position<P>(&self, parse: impl FnOnce(&str) -> Option<P>) -> Result<Option<P>, Invalid> {
+        match self {
+            LastEventId::Absent => Ok(None),
+            LastEventId::Given(id) => parse(id).map(Some).ok_or(Invalid),
+            LastEventId::Unreadable => Err(Invalid),
+        }
+    }
+}
+
+fn parse_tick(value: &str) -> Option<u64> {
+    // `u64::from_str` accepts a leading `+`; ids this crate writes never have one.
+    if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    value.parse().ok()
 }
 
 /// Extracts the header; it never rejects, so no header value can turn into an HTTP error.
 pub(crate) fn last_event_id() -> impl Filter<Extract = (LastEventId,), Error = Infallible> + Clone {
-    warp::header::optional::<LastEventId>("last-event-id")
-        .map(|id: Option<LastEventId>| id.unwrap_or(LastEventId::Absent))
+    warp::header::optional::<String>("last-event-id")
+        .map(|id: Option<String>| id.map_or(LastEventId::Absent, |id| LastEventId::Given(id.into())))
         // Only a value that is not visible ASCII gets here: warp refuses it before `from_str`.
-        .or(warp::any().map(|| LastEventId::Invalid))
+        .or(warp::any().map(|| LastEventId::Unreadable))
         .unify()
 }
 
@@ -44,11 +62,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn only_plain_decimal_u64_resumes() {
-        let parse = |s: &str| s.parse::<LastEventId>().unwrap();
-        assert_eq!(parse("0"), LastEventId::Tick(0));
-        assert_eq!(parse("42"), LastEventId::Tick(42));
-        assert_eq!(parse("18446744073709551615"), LastEventId::Tick(u64::MAX));
+    fn only_plain_decimal_u64_resumes_a_tick_stream() {
+        let tick = |s: &str| LastEventId::Given(s.into()).tick();
+        assert_eq!(tick("0"), Ok(Some(0)));
+        assert_eq!(tick("42"), Ok(Some(42)));
+        assert_eq!(tick("18446744073709551615"), Ok(Some(u64::MAX)));
         for junk in [
             "",
             "+1",
@@ -59,7 +77,9 @@ mod tests {
             "abc",
             "1e3",
         ] {
-            assert_eq!(parse(junk), LastEventId::Invalid, "{junk:?}");
+            assert_eq!(tick(junk), Err(Invalid), "{junk:?}");
         }
+        assert_eq!(LastEventId::Absent.tick(), Ok(None));
+        assert_eq!(LastEventId::Unreadable.tick(), Err(Invalid));
     }
 }

@@ -71,9 +71,11 @@ pub use serde_json::json;
 pub use crate::clients::Clients;
 pub use crate::event::Event;
 pub use crate::hub::{
-    Hub, HubFrame, MemoryTransport, Outgoing, PublishError, ResetFrom, Subscription, Transport,
-    DEFAULT_REPLAY,
+    EventId, Hub, HubFrame, MemoryTransport, Outgoing, PublishError, ResetFrom, Subscription,
+    Transport, TransportError, TransportFuture, DEFAULT_REPLAY,
 };
+#[cfg(feature = "redis")]
+pub use crate::hub::{RedisTransport, RedisTransportBuilder};
 pub use crate::serve::{serve, Server};
 pub use crate::shutdown::Shutdown;
 

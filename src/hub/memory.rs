@@ -5,13 +5,17 @@ use std::sync::Mutex;
 
 use tokio::sync::broadcast;
 
-use super::transport::{HubFrame, Outgoing, ResetFrom, Subscription, Transport};
+use super::transport::{
+    HubFrame, Outgoing, ResetFrom, Subscription, Transport, TransportError, TransportFuture,
+};
+use super::{EventId, PublishError};
 
 /// How many frames a subscriber may be behind before the channel itself drops them for it; the
 /// endpoint's `buffer` is the tighter, per-connection bound.
-const CHANNEL_CAPACITY: usize = 1024;
+pub(crate) const CHANNEL_CAPACITY: usize = 1024;
 
-/// A [`Transport`] inside one process: what [`Hub::new`](super::Hub::new) uses.
+/// A [`Transport`] inside one process: what [`Hub::new`](super::Hub::new) uses. Ids count up
+/// from 1 per topic ([`EventId::seq`]); publishing and subscribing complete at once.
 ///
 /// Topics are created on first use. A topic with no subscribers and nothing kept is dropped when
 /// the topic table next grows past twice its size after the last sweep, so requests for many
@@ -19,8 +23,12 @@ const CHANNEL_CAPACITY: usize = 1024;
 ///
 /// ```
 /// use warp_eventstream::{Hub, MemoryTransport};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
 /// let hub: Hub<&str> = Hub::with_transport(MemoryTransport::new(100));
-/// hub.publish("news", "hello").unwrap();
+/// assert_eq!(hub.publish("news", "hello").await.unwrap(), "1");
+/// # }
 /// ```
 #[derive(Debug)]
 pub struct MemoryTransport {
@@ -36,7 +44,7 @@ struct Topics {
 
 #[derive(Debug)]
 struct Topic {
-    /// The id of the newest frame (0: none yet).
+    /// The number of the newest frame (0: none yet).
     head: u64,
     kept: VecDeque<HubFrame>,
     sender: broadcast::Sender<HubFrame>,
@@ -85,16 +93,15 @@ impl MemoryTransport {
         }
         f(topics.by_name.get_mut(name).expect("inserted above"))
     }
-}
 
-impl Transport for MemoryTransport {
-    fn publish(&self, topic: &str, event: Outgoing) -> u64 {
+    fn publish_now(&self, topic: &str, event: Outgoing) -> EventId {
         let replay = self.replay;
         self.with_topic(topic, |topic| {
             topic.head += 1;
+            let id = EventId::seq(topic.head);
             let frame = HubFrame {
-                id: topic.head,
-                bytes: event.frame(topic.head),
+                id,
+                bytes: event.frame(id),
             };
             if replay > 0 {
                 if topic.kept.len() == replay {
@@ -104,42 +111,66 @@ impl Transport for MemoryTransport {
             }
             // No receivers is not an error: the frame is kept for whoever comes back.
             let _ = topic.sender.send(frame);
-            topic.head
+            id
         })
     }
 
-    fn subscribe(&self, topic: &str, after: Option<u64>) -> Subscription {
+    fn subscribe_now(&self, topic: &str, after: Option<u64>) -> Subscription {
         self.with_topic(topic, |topic| {
             let live = topic.sender.subscribe();
+            let head = EventId::seq(topic.head);
             let Some(last) = after else {
                 return Subscription {
-                    head: topic.head,
+                    head,
                     backlog: Vec::new(),
                     reset: None,
                     live,
                 };
             };
-            let oldest_kept = topic.kept.front().map_or(topic.head + 1, |frame| frame.id);
+            let oldest_kept = topic.kept.front().map_or(topic.head + 1, |frame| frame.id.parts().1);
             if last > topic.head || last + 1 < oldest_kept {
                 // Ahead of the topic (an id from before a restart) or behind what is kept.
                 return Subscription {
-                    head: topic.head,
+                    head,
                     backlog: Vec::new(),
                     reset: Some(ResetFrom {
-                        last_event_id: last,
-                        head: topic.head,
+                        last_event_id: EventId::seq(last),
+                        head,
                     }),
                     live,
                 };
             }
             let skip = (last + 1 - oldest_kept) as usize;
             Subscription {
-                head: topic.head,
+                head,
                 backlog: topic.kept.iter().skip(skip).cloned().collect(),
                 reset: None,
                 live,
             }
         })
+    }
+}
+
+impl Transport for MemoryTransport {
+    fn publish(
+        &self,
+        topic: &str,
+        event: Outgoing,
+    ) -> TransportFuture<Result<EventId, PublishError>> {
+        TransportFuture::ready(Ok(self.publish_now(topic, event)))
+    }
+
+    fn subscribe(
+        &self,
+        topic: &str,
+        after: Option<EventId>,
+    ) -> TransportFuture<Result<Subscription, TransportError>> {
+        let after = after.map(|id| id.parts().1);
+        TransportFuture::ready(Ok(self.subscribe_now(topic, after)))
+    }
+
+    fn parse_id(&self, id: &str) -> Option<EventId> {
+        EventId::parse_seq(id)
     }
 
     fn subscribers(&self, topic: &str) -> usize {
@@ -159,12 +190,16 @@ mod tests {
     use super::*;
 
     fn ids(subscription: &Subscription) -> Vec<u64> {
-        subscription.backlog.iter().map(|frame| frame.id).collect()
+        subscription
+            .backlog
+            .iter()
+            .map(|frame| frame.id.parts().1)
+            .collect()
     }
 
     fn publish(transport: &MemoryTransport, n: u64) {
         for _ in 0..n {
-            transport.publish("t", Outgoing::json("message", b"0".to_vec()));
+            transport.publish_now("t", Outgoing::json("message", b"0".to_vec()));
         }
     }
 
@@ -172,42 +207,42 @@ mod tests {
     fn a_reconnect_inside_the_buffer_gets_exactly_what_it_missed() {
         let transport = MemoryTransport::new(4);
         publish(&transport, 6); // keeps 3..=6
-        assert_eq!(ids(&transport.subscribe("t", Some(2))), [3, 4, 5, 6]);
-        assert_eq!(ids(&transport.subscribe("t", Some(4))), [5, 6]);
-        assert_eq!(ids(&transport.subscribe("t", Some(6))), Vec::<u64>::new());
-        assert!(transport.subscribe("t", Some(4)).reset.is_none());
+        assert_eq!(ids(&transport.subscribe_now("t", Some(2))), [3, 4, 5, 6]);
+        assert_eq!(ids(&transport.subscribe_now("t", Some(4))), [5, 6]);
+        assert_eq!(ids(&transport.subscribe_now("t", Some(6))), Vec::<u64>::new());
+        assert!(transport.subscribe_now("t", Some(4)).reset.is_none());
     }
 
     #[test]
     fn a_reconnect_behind_the_buffer_or_ahead_of_the_topic_is_reset() {
         let transport = MemoryTransport::new(4);
         publish(&transport, 6);
-        let behind = transport.subscribe("t", Some(1));
+        let behind = transport.subscribe_now("t", Some(1));
         assert_eq!(
             behind.reset,
             Some(ResetFrom {
-                last_event_id: 1,
-                head: 6
+                last_event_id: EventId::seq(1),
+                head: EventId::seq(6)
             })
         );
         assert!(behind.backlog.is_empty());
-        assert!(transport.subscribe("t", Some(7)).reset.is_some());
-        assert!(transport.subscribe("t", None).reset.is_none());
+        assert!(transport.subscribe_now("t", Some(7)).reset.is_some());
+        assert!(transport.subscribe_now("t", None).reset.is_none());
     }
 
     #[test]
     fn without_replay_only_an_up_to_date_client_avoids_reset() {
         let transport = MemoryTransport::new(0);
         publish(&transport, 2);
-        assert!(transport.subscribe("t", Some(2)).reset.is_none());
-        assert!(transport.subscribe("t", Some(1)).reset.is_some());
+        assert!(transport.subscribe_now("t", Some(2)).reset.is_none());
+        assert!(transport.subscribe_now("t", Some(1)).reset.is_some());
     }
 
     #[test]
     fn idle_topics_are_swept_as_the_table_grows() {
         let transport = MemoryTransport::new(4);
         for n in 0..10_000 {
-            drop(transport.subscribe(&format!("probe-{n}"), None));
+            drop(transport.subscribe_now(&format!("probe-{n}"), None));
         }
         assert!(transport.state.lock().unwrap().by_name.len() <= 128);
     }

@@ -1,7 +1,10 @@
 //! [`Hub`]: publish once, deliver to every subscriber of a topic, replay what a reconnecting
 //! client missed.
 
+mod event_id;
 mod memory;
+#[cfg(feature = "redis")]
+mod redis;
 mod source;
 mod transport;
 
@@ -11,11 +14,15 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
+pub use self::event_id::EventId;
 pub use self::memory::MemoryTransport;
+#[cfg(feature = "redis")]
+pub use self::redis::{RedisTransport, RedisTransportBuilder};
 pub(crate) use self::source::HubSource;
 pub use self::source::OnLag;
-pub use self::transport::ResetFrom;
-pub use self::transport::{HubFrame, Outgoing, Subscription, Transport};
+pub use self::transport::{
+    HubFrame, Outgoing, ResetFrom, Subscription, Transport, TransportError, TransportFuture,
+};
 use crate::event::Event;
 
 /// How many events each topic keeps for reconnecting clients when no size is given.
@@ -24,13 +31,15 @@ pub const DEFAULT_REPLAY: usize = 1024;
 /// A broadcast hub: `publish(topic, value)` from anywhere; every client of an endpoint declared
 /// with `from hub(<hub>, <topic>)` receives it.
 ///
-/// Each published value is serialised and framed **once**; every subscriber writes the same
-/// bytes. Ids count up from 1 per topic, and the last [`DEFAULT_REPLAY`] events of a topic are
-/// kept, so a client reconnecting with `Last-Event-ID` gets exactly what it missed. A client
-/// further behind than that gets one `reset` event (data `{"last_event_id": k}`) and then live
-/// events: it should reload its state.
+/// Each published value is serialised once and framed once per server; every subscriber writes
+/// the same bytes. The last [`DEFAULT_REPLAY`] events of a topic are kept, so a client
+/// reconnecting with `Last-Event-ID` gets exactly what it missed. A client further behind than
+/// that gets one `reset` event (data `{"last_event_id":"<k>"}`) and then live events: it should
+/// reload its state.
 ///
-/// The transport behind it is a [`Transport`]; [`Hub::new`] keeps everything in process.
+/// The transport behind it is a [`Transport`]: [`Hub::new`] keeps everything in process, with
+/// ids counting up from 1 per topic; `RedisTransport` (feature `redis`) shares topics between
+/// servers through Redis streams.
 ///
 /// ```
 /// use warp_eventstream::{event_stream, Hub};
@@ -40,8 +49,8 @@ pub const DEFAULT_REPLAY: usize = 1024;
 /// let prices: Hub<f64> = Hub::new();
 /// let ticker = event_stream! { route "/prices" from hub(prices.clone(), "ACME") };
 /// # let _ = ticker;
-/// assert_eq!(prices.publish("ACME", 101.5).unwrap(), 1);
-/// assert_eq!(prices.publish("ACME", 101.75).unwrap(), 2);
+/// assert_eq!(prices.publish("ACME", 101.5).await.unwrap(), "1");
+/// assert_eq!(prices.publish("ACME", 101.75).await.unwrap(), "2");
 /// assert_eq!(prices.subscribers("ACME"), 0);
 /// # }
 /// ```
@@ -72,12 +81,21 @@ impl<T: Serialize> Default for Hub<T> {
 }
 
 /// Why a value was not published.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// ```
+/// use warp_eventstream::{PublishError, TransportError};
+/// let error = PublishError::Transport(TransportError::new("timed out"));
+/// assert_eq!(error.to_string(), "the transport did not take the event: timed out");
+/// ```
+#[derive(Debug, Clone)]
 pub enum PublishError {
     /// The value could not be serialised to JSON (say, a map with non-string keys).
     Serialize(String),
     /// The event's name is empty or contains CR or LF.
     EventName(String),
+    /// The transport did not store the event (its broker is down, or did not answer in time):
+    /// no subscriber will receive it.
+    Transport(TransportError),
 }
 
 impl fmt::Display for PublishError {
@@ -87,11 +105,21 @@ impl fmt::Display for PublishError {
             PublishError::EventName(name) => {
                 write!(f, "event name {name:?} is empty or contains CR or LF")
             }
+            PublishError::Transport(err) => {
+                write!(f, "the transport did not take the event: {err}")
+            }
         }
     }
 }
 
-impl std::error::Error for PublishError {}
+impl std::error::Error for PublishError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            PublishError::Transport(err) => Some(err),
+            _ => None,
+        }
+    }
+}
 
 impl<T: Serialize> Hub<T> {
     /// An in-process hub keeping the last [`DEFAULT_REPLAY`] events of each topic.
@@ -129,33 +157,51 @@ impl<T: Serialize> Hub<T> {
         }
     }
 
-    /// Sends `value` as a `message` event to every subscriber of `topic`; returns its id.
-    /// Never blocks: a subscriber that falls behind is handled by its endpoint's `on_lag`.
+    /// Sends `value` as a `message` event to every subscriber of `topic`; resolves to its id
+    /// once the transport has stored it. The value is serialised when `publish` is called.
+    ///
+    /// It never blocks the runtime, and a subscriber that falls behind is handled by its
+    /// endpoint's `on_lag`. With the in-process transport it completes at once; with a broker,
+    /// after one round trip, and with [`PublishError::Transport`] when the broker does not take
+    /// the event in time: an event is delivered or reported lost, never lost silently.
     ///
     /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
     /// let hub = warp_eventstream::Hub::new();
-    /// assert_eq!(hub.publish("room-1", "hello").unwrap(), 1);
-    /// assert_eq!(hub.publish("room-2", "hi").unwrap(), 1, "ids count per topic");
+    /// assert_eq!(hub.publish("room-1", "hello").await.unwrap(), "1");
+    /// assert_eq!(hub.publish("room-2", "hi").await.unwrap(), "1", "ids count per topic");
+    /// # }
     /// ```
-    pub fn publish(&self, topic: &str, value: T) -> Result<u64, PublishError> {
-        let json =
-            serde_json::to_vec(&value).map_err(|err| PublishError::Serialize(err.to_string()))?;
-        Ok(self
-            .transport
-            .publish(topic, Outgoing::json("message", json)))
+    pub fn publish(&self, topic: &str, value: T) -> TransportFuture<Result<EventId, PublishError>> {
+        match serde_json::to_vec(&value) {
+            Ok(json) => self.transport.publish(topic, Outgoing::json("message", json)),
+            Err(err) => TransportFuture::ready(Err(PublishError::Serialize(err.to_string()))),
+        }
     }
 
-    /// Sends a built [`Event`] (its own name, JSON or text data) to `topic`; returns its id. The
-    /// hub assigns the id: an id set on the event is ignored.
+    /// Sends a built [`Event`] (its own name, JSON or text data) to `topic`; resolves to its id.
+    /// The transport assigns the id: an id set on the event is ignored.
     ///
     /// ```
     /// use warp_eventstream::{Event, Hub};
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
     /// let hub: Hub<()> = Hub::new();
-    /// assert_eq!(hub.publish_event("ops", Event::text("disk full").name("alert")).unwrap(), 1);
-    /// assert!(hub.publish_event("ops", Event::text("x").name("bad\nname")).is_err());
+    /// let alert = Event::text("disk full").name("alert");
+    /// assert_eq!(hub.publish_event("ops", alert).await.unwrap(), "1");
+    /// assert!(hub.publish_event("ops", Event::text("x").name("bad\nname")).await.is_err());
+    /// # }
     /// ```
-    pub fn publish_event(&self, topic: &str, event: Event) -> Result<u64, PublishError> {
-        Ok(self.transport.publish(topic, Outgoing::from_event(event)?))
+    pub fn publish_event(
+        &self,
+        topic: &str,
+        event: Event,
+    ) -> TransportFuture<Result<EventId, PublishError>> {
+        match Outgoing::from_event(event) {
+            Ok(event) => self.transport.publish(topic, event),
+            Err(err) => TransportFuture::ready(Err(err)),
+        }
     }
 
     /// How many clients are subscribed to `topic` right now.
@@ -170,7 +216,15 @@ impl<T: Serialize> Hub<T> {
 }
 
 impl<T> Hub<T> {
-    pub(crate) fn subscribe(&self, topic: &str, after: Option<u64>) -> Subscription {
+    pub(crate) fn subscribe(
+        &self,
+        topic: &str,
+        after: Option<EventId>,
+    ) -> TransportFuture<Result<Subscription, TransportError>> {
         self.transport.subscribe(topic, after)
+    }
+
+    pub(crate) fn parse_id(&self, id: &str) -> Option<EventId> {
+        self.transport.parse_id(id)
     }
 }

@@ -11,7 +11,8 @@ use futures::Stream;
 use tokio::sync::broadcast::{self, error::RecvError, error::TryRecvError};
 use tokio_util::sync::ReusableBoxFuture;
 
-use super::transport::{HubFrame, ResetFrom, Subscription};
+use super::transport::{HubFrame, Subscription};
+use super::EventId;
 use crate::body::{Abort, Sent, SourceItem};
 
 /// A batch stops growing at this size; the next poll continues.
@@ -42,8 +43,9 @@ pub(crate) struct HubSource {
     buffer: usize,
     on_lag: OnLag,
     route: &'static str,
-    /// The id of the last frame written (or skipped over), for `lagged` events' ids.
-    last_id: u64,
+    /// The id of the last frame written (or skipped over), for `lagged` events' ids; `None`
+    /// after the channel itself dropped frames whose ids are unknown here.
+    last_id: Option<EventId>,
     sent: u64,
     /// `on_lag disconnect` fired while frames were gathered: they go out first, then this.
     abort: Option<Abort>,
@@ -62,14 +64,10 @@ impl HubSource {
         // firing an event. Without it, a browser cut off before its first event would reconnect
         // with no `Last-Event-ID` and miss what was published in between.
         let first = match subscription.reset {
-            Some(reset) => Some(reset_frame(reset)),
+            Some(reset) => Some(reset.frame()),
             None if subscription.backlog.is_empty() => Some(position_frame(subscription.head)),
             None => None,
         };
-        let last_id = subscription
-            .backlog
-            .first()
-            .map_or(subscription.head, |frame| frame.id - 1);
         HubSource {
             first,
             backlog: subscription.backlog.into_iter(),
@@ -77,7 +75,7 @@ impl HubSource {
             buffer: buffer.max(1),
             on_lag,
             route,
-            last_id,
+            last_id: Some(subscription.head),
             sent: 0,
             abort: None,
             ended: false,
@@ -89,29 +87,43 @@ impl HubSource {
         tracing::warn!(route = self.route, missed, policy = ?self.on_lag, "client lagging");
         match self.on_lag {
             OnLag::Disconnect => Err(Abort::Lagged(missed)),
-            OnLag::Skip => {
-                self.last_id += missed;
-                Ok(lagged_frame(self.last_id, missed))
+            OnLag::Skip => Ok(lagged_frame(self.last_id, missed)),
+        }
+    }
+
+    /// The client is more than `buffer` behind: skips every frame waiting in `live`, noting the
+    /// last one's id so that the `lagged` event's id is where a reconnect resumes.
+    fn skip_waiting(&mut self, live: &mut broadcast::Receiver<HubFrame>) -> u64 {
+        let mut missed = 0;
+        loop {
+            match live.try_recv() {
+                Ok(frame) => {
+                    self.last_id = Some(frame.id);
+                    missed += 1;
+                }
+                Err(TryRecvError::Lagged(dropped)) => {
+                    self.last_id = None;
+                    missed += dropped;
+                }
+                Err(TryRecvError::Empty | TryRecvError::Closed) => return missed,
             }
         }
     }
 }
 
-fn reset_frame(reset: ResetFrom) -> Bytes {
-    Bytes::from(format!(
-        "event: reset\nid: {}\ndata: {{\"last_event_id\":{}}}\n\n",
-        reset.head, reset.last_event_id
-    ))
-}
-
-fn position_frame(head: u64) -> Bytes {
+fn position_frame(head: EventId) -> Bytes {
     Bytes::from(format!("id: {head}\n\n"))
 }
 
-fn lagged_frame(id: u64, missed: u64) -> Bytes {
-    Bytes::from(format!(
-        "event: lagged\nid: {id}\ndata: {{\"missed\":{missed}}}\n\n"
-    ))
+/// `lagged`, with the id of the last skipped frame when it is known; without one, the client
+/// keeps the id of the last frame it was written, and the next frame carries an id again.
+fn lagged_frame(id: Option<EventId>, missed: u64) -> Bytes {
+    match id {
+        Some(id) => Bytes::from(format!(
+            "event: lagged\nid: {id}\ndata: {{\"missed\":{missed}}}\n\n"
+        )),
+        None => Bytes::from(format!("event: lagged\ndata: {{\"missed\":{missed}}}\n\n")),
+    }
 }
 
 /// What the live receiver had.
@@ -197,7 +209,7 @@ impl Stream for HubSource {
             batch.push(first);
         }
         for frame in this.backlog.by_ref() {
-            this.last_id = frame.id;
+            this.last_id = Some(frame.id);
             batch.push(frame.bytes);
             batch.frames += 1;
             if batch.full() {
@@ -214,17 +226,24 @@ impl Stream for HubSource {
                     };
                     match got {
                         Got::Frame(frame) => {
-                            this.last_id = frame.id;
+                            this.last_id = Some(frame.id);
                             batch.push(frame.bytes);
                             batch.frames += 1;
                         }
-                        Got::Lagged(missed) => match this.lagged(missed) {
-                            Ok(frame) => batch.push(frame),
-                            Err(abort) => {
-                                this.abort = Some(abort);
-                                break;
+                        Got::Lagged(dropped) => {
+                            // The channel dropped frames this client never saw, whose ids are
+                            // not known here; the frames waiting after them are skipped too,
+                            // so that the `lagged` event carries the last one's id.
+                            this.last_id = None;
+                            let missed = dropped + this.skip_waiting(&mut live);
+                            match this.lagged(missed) {
+                                Ok(frame) => batch.push(frame),
+                                Err(abort) => {
+                                    this.abort = Some(abort);
+                                    break;
+                                }
                             }
-                        },
+                        }
                         Got::Closed => {
                             this.ended = true;
                             break;
@@ -234,8 +253,7 @@ impl Stream for HubSource {
                     // A client more than `buffer` behind the topic skips or leaves now, before
                     // it reads a backlog it cannot catch up with.
                     if live.len() > this.buffer {
-                        let missed = live.len() as u64;
-                        live = live.resubscribe();
+                        let missed = this.skip_waiting(&mut live);
                         match this.lagged(missed) {
                             Ok(frame) => batch.push(frame),
                             Err(abort) => {

@@ -1,19 +1,26 @@
 //! The seam between a [`Hub`](super::Hub) and where its events travel: in process today
-//! ([`MemoryTransport`](super::MemoryTransport)), through a shared broker for several servers later.
+//! ([`MemoryTransport`](super::MemoryTransport)), or through a shared broker for several servers.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use tokio::sync::broadcast;
 
-use super::PublishError;
+use super::{EventId, PublishError};
 use crate::event::{Event, EventData};
 use crate::frame::{check_event_name, encode_events, EventHeader, Payload};
-use crate::render::format_u64;
 
 /// Where a hub's events travel and are kept for replay.
 ///
-/// A transport assigns each topic's ids (counting up from 1), frames each event once with
-/// [`Outgoing::frame`], keeps recent frames for replay and fans them out to subscribers through a
-/// `tokio::sync::broadcast` channel, whose receivers the endpoints poll.
+/// A transport assigns each topic's ids ([`EventId`]s, opaque to the hub), frames each event
+/// once with [`Outgoing::frame`], keeps recent frames for replay and fans them out to this
+/// process's subscribers through a `tokio::sync::broadcast` channel, whose receivers the
+/// endpoints poll. [`MemoryTransport`](crate::MemoryTransport) keeps all of it in process; a
+/// broker-backed transport (`RedisTransport`, feature `redis`) shares topics between servers.
 ///
 /// ```
 /// use warp_eventstream::{MemoryTransport, Outgoing, Transport};
@@ -21,32 +28,130 @@ use crate::render::format_u64;
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() {
 /// let transport = MemoryTransport::new(8);
-/// let mut subscription = transport.subscribe("t", None);
-/// let id = transport.publish("t", Outgoing::json("message", b"1".to_vec()));
+/// let mut subscription = transport.subscribe("t", None).await.unwrap();
+/// let id = transport.publish("t", Outgoing::json("message", b"1".to_vec())).await.unwrap();
 /// let frame = subscription.live.recv().await.unwrap();
+/// assert_eq!(id, "1");
 /// assert_eq!((frame.id, &frame.bytes[..]), (id, &b"id: 1\ndata: 1\n\n"[..]));
 /// # }
 /// ```
 pub trait Transport: Send + Sync + 'static {
-    /// Frames `event` with the topic's next id, keeps it for replay, sends it to every
-    /// subscriber; returns the id. Must not block.
-    fn publish(&self, topic: &str, event: Outgoing) -> u64;
+    /// Stores `event` as the topic's next event and sends its frame to every subscriber, in
+    /// this process and (for a shared transport) in every other; resolves to its id once the
+    /// event is stored. It must not block the runtime, and must resolve within a bounded time:
+    /// an event the transport could not take is an `Err`, never a silent loss.
+    fn publish(&self, topic: &str, event: Outgoing) -> TransportFuture<Result<EventId, PublishError>>;
 
-    /// Subscribes to `topic`. With `after: Some(k)` (a client's `Last-Event-ID`), the
-    /// subscription's backlog holds the kept frames with ids above `k`, or `reset` is set when
-    /// some of them are no longer kept; the backlog and the live receiver neither overlap nor
-    /// leave a gap, and `head` is the id the live frames follow.
-    fn subscribe(&self, topic: &str, after: Option<u64>) -> Subscription;
+    /// Subscribes to `topic`. With `after: Some(k)` (a client's `Last-Event-ID`, already read by
+    /// [`parse_id`](Transport::parse_id)), the subscription's backlog holds the kept frames after
+    /// `k`, or `reset` is set when some of them are no longer kept (or `k` is not a position of
+    /// this topic); the backlog and the live receiver neither overlap nor leave a gap, and
+    /// `head` is the id the live frames follow.
+    fn subscribe(
+        &self,
+        topic: &str,
+        after: Option<EventId>,
+    ) -> TransportFuture<Result<Subscription, TransportError>>;
 
-    /// How many receivers `topic` has now.
+    /// Reads a `Last-Event-ID` this transport could have assigned; `None` for anything else
+    /// (which the endpoint treats as no `Last-Event-ID` at all).
+    fn parse_id(&self, id: &str) -> Option<EventId>;
+
+    /// How many receivers `topic` has in this process now.
     fn subscribers(&self, topic: &str) -> usize;
+}
+
+/// What a [`Transport`] returns: a value that is ready at once (the in-process transport, at no
+/// allocation), or a boxed future (a broker's round trip).
+///
+/// ```
+/// use warp_eventstream::TransportFuture;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// assert_eq!(TransportFuture::ready(1).await, 1);
+/// assert_eq!(TransportFuture::new(async { 2 }).await, 2);
+/// # }
+/// ```
+#[must_use = "a transport does its work when the future is awaited"]
+pub struct TransportFuture<T>(Inner<T>);
+
+enum Inner<T> {
+    Ready(Option<T>),
+    Boxed(Pin<Box<dyn Future<Output = T> + Send>>),
+}
+
+impl<T> TransportFuture<T> {
+    /// A future that resolves to `value` at its first poll.
+    pub fn ready(value: T) -> Self {
+        TransportFuture(Inner::Ready(Some(value)))
+    }
+
+    /// A future that runs `future`.
+    pub fn new(future: impl Future<Output = T> + Send + 'static) -> Self {
+        TransportFuture(Inner::Boxed(Box::pin(future)))
+    }
+}
+
+// The ready value is moved out, never pinned; the boxed future is pinned in its box.
+impl<T> Unpin for TransportFuture<T> {}
+
+impl<T> Future for TransportFuture<T> {
+    type Output = T;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
+        match &mut self.get_mut().0 {
+            Inner::Ready(value) => Poll::Ready(value.take().expect("polled after completion")),
+            Inner::Boxed(future) => future.as_mut().poll(cx),
+        }
+    }
+}
+
+impl<T> fmt::Debug for TransportFuture<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TransportFuture").finish_non_exhaustive()
+    }
+}
+
+/// A transport could not do what was asked: its broker is unreachable, slow or refused.
+///
+/// ```
+/// let error = warp_eventstream::TransportError::new("redis: connection refused");
+/// assert_eq!(error.to_string(), "redis: connection refused");
+/// ```
+#[derive(Clone)]
+pub struct TransportError(Arc<dyn std::error::Error + Send + Sync>);
+
+impl TransportError {
+    /// Wraps the broker client's error (or a message).
+    pub fn new(error: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        TransportError(Arc::from(error.into()))
+    }
+}
+
+impl fmt::Display for TransportError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
+impl fmt::Debug for TransportError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "TransportError({})", self.0)
+    }
+}
+
+impl std::error::Error for TransportError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
 }
 
 /// One framed event of a topic.
 #[derive(Debug, Clone)]
 pub struct HubFrame {
-    /// Its id within the topic.
-    pub id: u64,
+    /// Its position within the topic.
+    pub id: EventId,
     /// The whole `text/event-stream` frame, `id:` line included.
     pub bytes: Bytes,
 }
@@ -54,11 +159,11 @@ pub struct HubFrame {
 /// What a new subscriber starts from.
 #[derive(Debug)]
 pub struct Subscription {
-    /// The topic's newest id when the client subscribed (0: nothing published yet): the backlog
-    /// ends with it and live frames follow it. A client with no backlog and no reset is sent
-    /// `id: <head>` first, so that a browser cut off before its first event still resumes from
-    /// here.
-    pub head: u64,
+    /// The topic's newest id when the client subscribed (for an empty topic, the transport's
+    /// zero: `0`, or `0-0`): the backlog ends with it and live frames follow it. A client with
+    /// no backlog and no reset is sent `id: <head>` first, so that a browser cut off before its
+    /// first event still resumes from here.
+    pub head: EventId,
     /// Kept frames the client missed, oldest first.
     pub backlog: Vec<HubFrame>,
     /// The client missed frames that are no longer kept: it is sent a `reset` event first.
@@ -71,9 +176,25 @@ pub struct Subscription {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ResetFrom {
     /// The `Last-Event-ID` the client sent.
-    pub last_event_id: u64,
+    pub last_event_id: EventId,
     /// The topic's newest id when the client subscribed; live frames follow it.
-    pub head: u64,
+    pub head: EventId,
+}
+
+impl ResetFrom {
+    /// The `reset` event: `id:` the head, data `{"last_event_id":"<k>"}`.
+    ///
+    /// ```
+    /// use warp_eventstream::{EventId, ResetFrom};
+    /// let reset = ResetFrom { last_event_id: EventId::seq(2), head: EventId::seq(10) };
+    /// assert_eq!(&reset.frame()[..], b"event: reset\nid: 10\ndata: {\"last_event_id\":\"2\"}\n\n");
+    /// ```
+    pub fn frame(&self) -> Bytes {
+        Bytes::from(format!(
+            "event: reset\nid: {}\ndata: {{\"last_event_id\":\"{}\"}}\n\n",
+            self.head, self.last_event_id
+        ))
+    }
 }
 
 /// A published event waiting for its id.
@@ -120,16 +241,46 @@ impl Outgoing {
     /// The event's frame with `id`.
     ///
     /// ```
-    /// let event = warp_eventstream::Outgoing::json("tick", b"1".to_vec());
-    /// assert_eq!(&event.frame(1)[..], b"event: tick\nid: 1\ndata: 1\n\n");
+    /// use warp_eventstream::{EventId, Outgoing};
+    /// let event = Outgoing::json("tick", b"1".to_vec());
+    /// assert_eq!(&event.frame(EventId::seq(1))[..], b"event: tick\nid: 1\ndata: 1\n\n");
+    /// assert_eq!(&event.frame(EventId::pair(5, 0))[..], b"event: tick\nid: 5-0\ndata: 1\n\n");
     /// ```
-    pub fn frame(&self, id: u64) -> Bytes {
-        let mut digits = [0; 20];
-        let id = format_u64(&mut digits, id);
-        let payload = match &self.data {
+    pub fn frame(&self, id: EventId) -> Bytes {
+        let mut digits = [0; 41];
+        let id = id.format(&mut digits);
+        encode_events(std::slice::from_ref(&self.header), Some(id), self.payload())
+    }
+
+    /// What a broker stores: the event's name, `"json"` or `"text"`, and the data.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    pub(crate) fn stored(&self) -> (&str, &'static str, &[u8]) {
+        match &self.data {
+            OutgoingData::Json(json) => (self.header.name(), "json", json),
+            OutgoingData::Text(text) => (self.header.name(), "text", text.as_bytes()),
+        }
+    }
+
+    /// The event a broker stored with [`stored`](Outgoing::stored); `None` for anything else
+    /// (an entry some other program wrote to the topic's key).
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    pub(crate) fn from_stored(name: &str, kind: &[u8], data: Vec<u8>) -> Option<Self> {
+        check_event_name(name).ok()?;
+        let data = match kind {
+            b"json" => OutgoingData::Json(data),
+            b"text" => OutgoingData::Text(String::from_utf8(data).ok()?),
+            _ => return None,
+        };
+        Some(Outgoing {
+            header: EventHeader::new(name),
+            data,
+        })
+    }
+
+    fn payload(&self) -> Payload<'_> {
+        match &self.data {
             OutgoingData::Json(json) => Payload::Json(json),
             OutgoingData::Text(text) => Payload::Text(text),
-        };
-        encode_events(std::slice::from_ref(&self.header), Some(id), payload)
+        }
     }
 }

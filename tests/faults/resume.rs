@@ -123,7 +123,7 @@ async fn clients_cut_off_at_random_resume_without_loss_or_duplicates() {
     // Publish in batches, letting the clients run in between; the clients' cuts land anywhere.
     for batch in 0..EVENTS / 100 {
         for n in 1..=100 {
-            hub.publish("t", batch * 100 + n).unwrap();
+            hub.publish("t", batch * 100 + n).await.unwrap();
         }
         tokio::task::yield_now().await;
     }

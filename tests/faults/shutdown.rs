@@ -62,7 +62,7 @@ async fn shutdown_with_1000_open_streams_closes_each_once_within_the_grace_perio
         let path = if i % 2 == 0 { "/ticks" } else { "/feed" };
         streams.push(Box::pin(get(addr, path, &[]).await.events()));
     }
-    hub.publish("t", 1).unwrap();
+    hub.publish("t", 1).await.unwrap();
     signal.send(()).unwrap();
 
     for (i, events) in streams.iter_mut().enumerate() {

@@ -50,7 +50,7 @@ async fn stalled_readers_are_closed_by_the_write_timeout_and_others_get_everythi
     let mut peak = before;
     for burst in 0..EVENTS / BURST {
         for _ in 0..BURST {
-            hub.publish("t", payload.clone()).unwrap();
+            hub.publish("t", payload.clone()).await.unwrap();
         }
         for events in healthy.iter_mut() {
             for n in 1..=BURST {

@@ -22,14 +22,14 @@ use crate::server::serve;
 const COUNTING_PAGE: &str = include_str!("../../examples/counting.html");
 
 /// A headless Chromium session with its own chromedriver and a fresh profile.
-struct Browser {
-    client: Client,
+pub struct Browser {
+    pub client: Client,
     _driver: Child,
     profile: std::path::PathBuf,
 }
 
 impl Browser {
-    async fn launch() -> Browser {
+    pub async fn launch() -> Browser {
         static PROFILES: AtomicU32 = AtomicU32::new(0);
         let profile = std::env::temp_dir().join(format!(
             "warp-eventstream-chromium-{}-{}",
@@ -89,11 +89,11 @@ impl Browser {
             .expect("the page finishes");
     }
 
-    async fn eval(&self, script: &str) -> Value {
+    pub async fn eval(&self, script: &str) -> Value {
         self.client.execute(script, vec![]).await.unwrap()
     }
 
-    async fn close(self) {
+    pub async fn close(self) {
         self.client.close().await.ok();
         std::fs::remove_dir_all(&self.profile).ok();
     }
@@ -108,9 +108,9 @@ fn free_port() -> u16 {
 }
 
 /// Every `/event/counting` request the server answered: (status, Last-Event-ID).
-type Requests = Arc<Mutex<Vec<(u16, Option<String>)>>>;
+pub type Requests = Arc<Mutex<Vec<(u16, Option<String>)>>>;
 
-async fn serve_page<F, R>(page: &'static str, counting: F) -> (SocketAddr, Requests)
+pub async fn serve_page<F, R>(page: &'static str, counting: F) -> (SocketAddr, Requests)
 where
     F: Filter<Extract = (R,), Error = warp::Rejection> + Clone + Send + Sync + 'static,
     R: warp::Reply + 'static,
@@ -242,37 +242,51 @@ async fn browser_reconnects_with_last_event_id_and_sees_every_tick_once() {
     browser.close().await;
 }
 
-/// A loopback proxy in front of `server` that cuts the first connection whose response carries
+/// A loopback proxy: see [`cutting_proxy`].
+pub struct CuttingProxy {
+    pub addr: SocketAddr,
+    /// Fires when the first event stream's response head has passed.
+    pub opened: tokio::sync::oneshot::Receiver<()>,
+    /// Fires when the connection carrying the marker has been cut.
+    pub cut: tokio::sync::oneshot::Receiver<()>,
+    /// Lets the connections made after the cut through.
+    pub go: tokio::sync::watch::Sender<bool>,
+}
+
+/// A loopback proxy in front of `before` that cuts the first connection whose response carries
 /// `marker`, right after forwarding it, and holds every connection made after the cut until
-/// `go` is sent: the test decides what happens while the browser is away.
-async fn cutting_proxy(
-    server: SocketAddr,
+/// `go` is sent, then passes it to `after` (the same server, or another one): the test decides
+/// what happens while the browser is away, and where it comes back.
+pub async fn cutting_proxy(
+    before: SocketAddr,
+    after: SocketAddr,
     marker: &'static [u8],
-) -> (
-    SocketAddr,
-    tokio::sync::oneshot::Receiver<()>,
-    tokio::sync::watch::Sender<bool>,
-) {
+) -> CuttingProxy {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::net::{TcpListener, TcpStream};
 
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let (cut_tx, cut_rx) = tokio::sync::oneshot::channel();
+    let (cut_tx, cut) = tokio::sync::oneshot::channel();
     let cut_tx = Arc::new(Mutex::new(Some(cut_tx)));
-    let (go_tx, go_rx) = tokio::sync::watch::channel(false);
+    let (opened_tx, opened) = tokio::sync::oneshot::channel();
+    let opened_tx = Arc::new(Mutex::new(Some(opened_tx)));
+    let (go, go_rx) = tokio::sync::watch::channel(false);
+    let (cut_now, was_cut) = tokio::sync::watch::channel(false);
+    let cut_now = Arc::new(cut_now);
     tokio::spawn(async move {
         while let Ok((mut client, _)) = listener.accept().await {
-            let (cut_tx, mut go_rx) = (cut_tx.clone(), go_rx.clone());
+            let (cut_tx, opened_tx, mut go_rx) = (cut_tx.clone(), opened_tx.clone(), go_rx.clone());
+            let (cut_now, was_cut) = (cut_now.clone(), was_cut.clone());
             tokio::spawn(async move {
                 if cut_tx.lock().unwrap().is_none() {
                     // Made after the cut: waits for the test, then passes through.
                     go_rx.wait_for(|go| *go).await.unwrap();
-                    let mut upstream = TcpStream::connect(server).await.unwrap();
+                    let mut upstream = TcpStream::connect(after).await.unwrap();
                     let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
                     return;
                 }
-                let upstream = TcpStream::connect(server).await.unwrap();
+                let upstream = TcpStream::connect(before).await.unwrap();
                 let (mut from_server, mut to_server) = upstream.into_split();
                 let (mut from_client, mut to_client) = client.into_split();
                 let requests =
@@ -281,17 +295,29 @@ async fn cutting_proxy(
                     );
                 let mut seen = Vec::new();
                 let mut buf = [0u8; 4096];
+                let mut was_cut = was_cut.clone();
                 loop {
-                    let n = match from_server.read(&mut buf).await {
-                        Ok(0) | Err(_) => break,
-                        Ok(n) => n,
+                    // Every connection made before the cut ends with it, the browser's idle
+                    // keep-alive ones too: reconnecting must make a new connection.
+                    let n = tokio::select! {
+                        read = from_server.read(&mut buf) => match read {
+                            Ok(0) | Err(_) => break,
+                            Ok(n) => n,
+                        },
+                        _ = was_cut.wait_for(|cut| *cut) => break,
                     };
                     if to_client.write_all(&buf[..n]).await.is_err() {
                         break;
                     }
                     seen.extend_from_slice(&buf[..n]);
+                    if seen.windows(17).any(|w| w == b"text/event-stream") {
+                        if let Some(opened) = opened_tx.lock().unwrap().take() {
+                            let _ = opened.send(());
+                        }
+                    }
                     if seen.windows(marker.len()).any(|w| w == marker) {
                         if let Some(cut) = cut_tx.lock().unwrap().take() {
+                            cut_now.send_replace(true);
                             let _ = cut.send(());
                         }
                         break;
@@ -302,7 +328,12 @@ async fn cutting_proxy(
             });
         }
     });
-    (addr, cut_rx, go_tx)
+    CuttingProxy {
+        addr,
+        opened,
+        cut,
+        go,
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -323,7 +354,8 @@ async fn browser_cut_off_before_its_first_hub_event_resumes_from_its_position_fr
     let feed = event_stream! { route "/event/counting" from hub(hub.clone(), "t") retry 100ms };
     let (server, requests) = serve_page(PAGE, feed).await;
     // The cut falls right after the id-only frame that opens the stream, before any event.
-    let (proxy, cut, go) = cutting_proxy(server, b"id: 0\n\n").await;
+    let CuttingProxy { addr: proxy, cut, go, .. } =
+        cutting_proxy(server, server, b"id: 0\n\n").await;
     let browser = Browser::launch().await;
 
     browser
@@ -337,7 +369,7 @@ async fn browser_cut_off_before_its_first_hub_event_resumes_from_its_position_fr
         .unwrap();
     // Published while the browser is away: only its Last-Event-ID can bring these back.
     for n in 1..=3 {
-        hub.publish("t", n).unwrap();
+        hub.publish("t", n).await.unwrap();
     }
     go.send(true).unwrap();
     browser

@@ -207,7 +207,7 @@ async fn graceful_shutdown_sends_every_stream_its_close_event_and_runs_every_on_
         }
         clients.push(events);
     }
-    hub.publish("t", 7).unwrap();
+    hub.publish("t", 7).await.unwrap();
     signal_tx.send(()).unwrap();
 
     for events in &mut clients {

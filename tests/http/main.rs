@@ -6,13 +6,17 @@
 #[path = "../checks/mod.rs"]
 mod checks;
 mod client;
+#[cfg(feature = "redis")]
+mod redis_server;
 mod server;
 
-mod browser;
+pub mod browser;
 mod computed_events;
 mod framing_property;
 mod hub;
 mod lifecycle;
+#[cfg(feature = "redis")]
+mod redis;
 mod resume;
 mod routing;
 mod sources;

@@ -80,5 +80,6 @@ pub fn start(listener: TcpListener) -> Publish {
             &topics.feed
         };
         let _ = sender.send((tick.seq, json));
+        None
     })
 }

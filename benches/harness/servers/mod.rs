@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use tokio::io::{AsyncBufReadExt, BufReader};
+use futures::future::BoxFuture;
 use tokio::net::TcpListener;
 
 use super::client::unix_nanos;
@@ -30,8 +31,9 @@ pub struct Tick {
     pub t: u64,
 }
 
-/// Publishes an event on a topic of the server.
-pub type Publish = Arc<dyn Fn(&str, Tick) + Send + Sync>;
+/// Publishes an event on a topic of the server: `None` when it is done already, else the
+/// future to await (a publish through a broker).
+pub type Publish = Arc<dyn Fn(&str, Tick) -> Option<BoxFuture<'static, ()>> + Send + Sync>;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -117,13 +119,13 @@ async fn publish_many(publish: &Publish, topic: &str, count: u64, rate: u64) -> 
             None if seq % 256 == 0 => tokio::task::yield_now().await,
             None => {}
         }
-        publish(
-            topic,
-            Tick {
-                seq,
-                t: unix_nanos(),
-            },
-        );
+        let tick = Tick {
+            seq,
+            t: unix_nanos(),
+        };
+        if let Some(pending) = publish(topic, tick) {
+            pending.await;
+        }
     }
     started.elapsed()
 }

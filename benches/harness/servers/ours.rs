@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use futures::FutureExt;
 use tokio::net::TcpListener;
 use warp::Filter;
 use warp_eventstream::{event_stream, json, Hub};
@@ -22,6 +23,11 @@ pub fn start(listener: TcpListener) -> Publish {
             .run(),
     );
     Arc::new(move |topic, tick| {
-        hub.publish(topic, tick).expect("a tick serialises");
+        // The in-process hub stores and sends at once: its future is ready at the first poll.
+        hub.publish(topic, tick)
+            .now_or_never()
+            .expect("the in-process hub publishes at once")
+            .expect("a tick serialises");
+        None
     })
 }

@@ -66,5 +66,6 @@ pub fn start(listener: TcpListener) -> Publish {
         let sender = if topic == "idle" { &idle } else { &feed };
         // No subscribers is not an error.
         let _ = sender.send((tick.seq, json));
+        None
     })
 }
