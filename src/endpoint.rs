@@ -189,15 +189,19 @@ impl Endpoint {
         let settings = Arc::new(self.settings);
         let open = Arc::new(move |settings: &Settings, ctx: C, last: &LastEventId| {
             let topic = topic(ctx);
-            let after = last.position(|id| hub.parse_id(id)).unwrap_or_else(|Invalid| {
-                warn_invalid(settings, "is not an id of this hub's transport");
-                None
-            });
+            let after = last
+                .position(|id| hub.parse_id(id))
+                .unwrap_or_else(|Invalid| {
+                    warn_invalid(settings, "is not an id of this hub's transport");
+                    None
+                });
             let subscribing = hub.subscribe(topic.as_ref(), after);
             let (buffer, on_lag, route) = (settings.buffer, settings.on_lag, settings.route);
             TransportFuture::new(async move {
                 match subscribing.await {
-                    Ok(subscription) => Ok((HubSource::new(subscription, buffer, on_lag, route), 0)),
+                    Ok(subscription) => {
+                        Ok((HubSource::new(subscription, buffer, on_lag, route), 0))
+                    }
                     Err(error) => {
                         tracing::warn!(route, %error, "hub subscription failed; the client will retry");
                         Err(Refusal::RetryLater)

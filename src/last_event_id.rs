@@ -31,7 +31,10 @@ impl LastEventId {
     }
 
     /// As a position `parse` reads: `Ok(None)` without the header.
-    pub(crate) fn position<P>(&self, parse: impl FnOnce(&str) -> Option<P>) -> Result<Option<P>, Invalid> {
+    pub(crate) fn position<P>(
+        &self,
+        parse: impl FnOnce(&str) -> Option<P>,
+    ) -> Result<Option<P>, Invalid> {
         match self {
             LastEventId::Absent => Ok(None),
             LastEventId::Given(id) => parse(id).map(Some).ok_or(Invalid),
@@ -51,7 +54,9 @@ fn parse_tick(value: &str) -> Option<u64> {
 /// Extracts the header; it never rejects, so no header value can turn into an HTTP error.
 pub(crate) fn last_event_id() -> impl Filter<Extract = (LastEventId,), Error = Infallible> + Clone {
     warp::header::optional::<String>("last-event-id")
-        .map(|id: Option<String>| id.map_or(LastEventId::Absent, |id| LastEventId::Given(id.into())))
+        .map(|id: Option<String>| {
+            id.map_or(LastEventId::Absent, |id| LastEventId::Given(id.into()))
+        })
         // Only a value that is not visible ASCII gets here: warp refuses it before `from_str`.
         .or(warp::any().map(|| LastEventId::Unreadable))
         .unify()

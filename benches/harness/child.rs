@@ -20,8 +20,14 @@ pub struct Child {
 
 impl Child {
     pub async fn spawn(kind: Kind) -> io::Result<Child> {
+        Child::spawn_with(kind, &[]).await
+    }
+
+    /// A server with extra environment variables (a Redis-backed server's Redis URL).
+    pub async fn spawn_with(kind: Kind, env: &[(&str, &str)]) -> io::Result<Child> {
         let mut process = Command::new(std::env::current_exe()?)
             .args(["--serve", kind.name()])
+            .envs(env.iter().copied())
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
             .kill_on_drop(true)

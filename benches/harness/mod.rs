@@ -6,10 +6,14 @@
 //! Arguments: `--quick` or `--full` (the sizes), `--rounds N` (each scenario N times per server,
 //! servers alternating, the table shows medians), `--only <scenario>` (idle, fan-out, latency,
 //! stalled, counting; may repeat), `--server <name>` (warp-eventstream, warp::sse, axum; may
-//! repeat: to compare two builds of one server without waiting for the others).
+//! repeat: to compare two builds of one server without waiting for the others). Built with the
+//! `redis` feature, a fourth server, `warp-eventstream+redis`, runs fan-out and latency with its
+//! hub on Redis: two server processes sharing one `redis-server`, clients split between them.
 
 mod child;
 mod client;
+#[cfg(feature = "redis")]
+mod redis_server;
 mod report;
 mod scenarios;
 mod servers;

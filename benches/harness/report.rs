@@ -73,16 +73,22 @@ impl Table {
 
     /// The table: one row per figure, a column per server, and this crate's ratio to warp::sse.
     pub fn markdown(&self) -> String {
-        let mut out = String::from(
-            "| scenario | figure | warp-eventstream | warp::sse | axum | warp-eventstream / warp::sse |\n\
-             |---|---|---:|---:|---:|---:|\n",
+        let names: Vec<&str> = Kind::ALL.iter().map(|kind| kind.name()).collect();
+        let mut out = format!(
+            "| scenario | figure | {} | warp-eventstream / warp::sse |\n|---|---|{}---:|\n",
+            names.join(" | "),
+            "---:|".repeat(names.len())
         );
         for (scenario, metric, better) in &self.rows {
-            // No figure: the server was left out (`--server`) or failed (reported below the table).
-            let cell = |kind| {
-                self.median(scenario, metric, kind)
-                    .map_or("-".to_owned(), format_value)
-            };
+            // No figure: the server was left out (`--server`), does not run this scenario, or
+            // failed (reported below the table).
+            let cells: Vec<String> = Kind::ALL
+                .iter()
+                .map(|&kind| {
+                    self.median(scenario, metric, kind)
+                        .map_or("-".to_owned(), format_value)
+                })
+                .collect();
             let ratio = match (
                 self.median(scenario, metric, Kind::Ours),
                 self.median(scenario, metric, Kind::Warp),
@@ -97,10 +103,8 @@ impl Table {
                 _ => "-".to_owned(),
             };
             out.push_str(&format!(
-                "| {scenario} | {metric} | {} | {} | {} | {ratio} |\n",
-                cell(Kind::Ours),
-                cell(Kind::Warp),
-                cell(Kind::Axum),
+                "| {scenario} | {metric} | {} | {ratio} |\n",
+                cells.join(" | ")
             ));
         }
         out

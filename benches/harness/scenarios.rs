@@ -89,6 +89,12 @@ impl Scenario {
 
     /// Runs this workload against a fresh `kind` server; `Err` says what went wrong.
     pub async fn run(self, kind: Kind, sizes: &Sizes) -> Result<Vec<Figure>, String> {
+        #[cfg(feature = "redis")]
+        if kind.through_redis() {
+            return tokio::time::timeout(sizes.limit, self.run_through_redis(kind, sizes))
+                .await
+                .unwrap_or_else(|_| Err(format!("took longer than {:?}", sizes.limit)));
+        }
         let run = async {
             let mut server = Child::spawn(kind)
                 .await
@@ -104,6 +110,43 @@ impl Scenario {
         tokio::time::timeout(sizes.limit, run)
             .await
             .unwrap_or_else(|_| Err(format!("took longer than {:?}", sizes.limit)))
+    }
+}
+
+#[cfg(feature = "redis")]
+impl Scenario {
+    /// Fan-out and latency with the hub on Redis: a `redis-server`, two server processes sharing
+    /// it, half the clients on each, every event published through the first. The other
+    /// scenarios do not involve the hub's transport and are left out.
+    async fn run_through_redis(self, kind: Kind, sizes: &Sizes) -> Result<Vec<Figure>, String> {
+        if !matches!(self, Scenario::FanOut | Scenario::Latency) {
+            return Ok(Vec::new());
+        }
+        let redis = super::redis_server::RedisServer::start()
+            .await
+            .map_err(|e| format!("redis-server: {e}"))?;
+        let env = [(super::servers::REDIS_URL, redis.url.as_str())];
+        let mut first = Child::spawn_with(kind, &env)
+            .await
+            .map_err(|e| format!("spawn: {e}"))?;
+        let second = Child::spawn_with(kind, &env)
+            .await
+            .map_err(|e| format!("spawn: {e}"))?;
+        let (n, half) = match self {
+            Scenario::FanOut => (sizes.fanout_clients, sizes.fanout_clients / 2),
+            _ => (sizes.latency_clients, sizes.latency_clients / 2),
+        };
+        let mut conns = open_all(first.addr, "/feed", half).await?;
+        conns.extend(open_all(second.addr, "/feed", n - half).await?);
+        match self {
+            Scenario::FanOut => fan_out_to(&mut first, conns, sizes).await,
+            _ => {
+                let all = publish_and_time(&mut first, conns, sizes).await?;
+                let rate = sizes.latency_rate;
+                let label = format!("publish to receive, {n} clients, {rate} events/s, p50 (ms)");
+                Ok(latency_figures("latency", label, &all))
+            }
+        }
     }
 }
 
@@ -198,9 +241,18 @@ async fn idle(server: &Child, sizes: &Sizes) -> Result<Vec<Figure>, String> {
 }
 
 async fn fan_out(server: &mut Child, sizes: &Sizes) -> Result<Vec<Figure>, String> {
-    let (n, events) = (sizes.fanout_clients, sizes.fanout_events);
     // Each response head is written after its subscription is made: nothing published is missed.
-    let conns = open_all(server.addr, "/feed", n).await?;
+    let conns = open_all(server.addr, "/feed", sizes.fanout_clients).await?;
+    fan_out_to(server, conns, sizes).await
+}
+
+/// Publishes `fanout_events` through `server` to `conns`, flat out.
+async fn fan_out_to(
+    server: &mut Child,
+    conns: Vec<Conn>,
+    sizes: &Sizes,
+) -> Result<Vec<Figure>, String> {
+    let (n, events) = (conns.len(), sizes.fanout_events);
     let receiving = tokio::spawn(receive_all(conns, events, false));
     let started = Instant::now();
     let published = server

@@ -179,6 +179,9 @@ mod tests {
         let largest = EventId::pair(u64::MAX, u64::MAX).to_string();
         assert_eq!(largest, format!("{}-{}", u64::MAX, u64::MAX));
         assert_eq!(largest.len(), MAX_LEN);
-        assert_eq!(EventId::parse_pair(&largest), Some(EventId::pair(u64::MAX, u64::MAX)));
+        assert_eq!(
+            EventId::parse_pair(&largest),
+            Some(EventId::pair(u64::MAX, u64::MAX))
+        );
     }
 }

@@ -127,7 +127,10 @@ impl MemoryTransport {
                     live,
                 };
             };
-            let oldest_kept = topic.kept.front().map_or(topic.head + 1, |frame| frame.id.parts().1);
+            let oldest_kept = topic
+                .kept
+                .front()
+                .map_or(topic.head + 1, |frame| frame.id.parts().1);
             if last > topic.head || last + 1 < oldest_kept {
                 // Ahead of the topic (an id from before a restart) or behind what is kept.
                 return Subscription {
@@ -209,7 +212,10 @@ mod tests {
         publish(&transport, 6); // keeps 3..=6
         assert_eq!(ids(&transport.subscribe_now("t", Some(2))), [3, 4, 5, 6]);
         assert_eq!(ids(&transport.subscribe_now("t", Some(4))), [5, 6]);
-        assert_eq!(ids(&transport.subscribe_now("t", Some(6))), Vec::<u64>::new());
+        assert_eq!(
+            ids(&transport.subscribe_now("t", Some(6))),
+            Vec::<u64>::new()
+        );
         assert!(transport.subscribe_now("t", Some(4)).reset.is_none());
     }
 

@@ -175,7 +175,9 @@ impl<T: Serialize> Hub<T> {
     /// ```
     pub fn publish(&self, topic: &str, value: T) -> TransportFuture<Result<EventId, PublishError>> {
         match serde_json::to_vec(&value) {
-            Ok(json) => self.transport.publish(topic, Outgoing::json("message", json)),
+            Ok(json) => self
+                .transport
+                .publish(topic, Outgoing::json("message", json)),
             Err(err) => TransportFuture::ready(Err(PublishError::Serialize(err.to_string()))),
         }
     }

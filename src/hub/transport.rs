@@ -40,7 +40,11 @@ pub trait Transport: Send + Sync + 'static {
     /// this process and (for a shared transport) in every other; resolves to its id once the
     /// event is stored. It must not block the runtime, and must resolve within a bounded time:
     /// an event the transport could not take is an `Err`, never a silent loss.
-    fn publish(&self, topic: &str, event: Outgoing) -> TransportFuture<Result<EventId, PublishError>>;
+    fn publish(
+        &self,
+        topic: &str,
+        event: Outgoing,
+    ) -> TransportFuture<Result<EventId, PublishError>>;
 
     /// Subscribes to `topic`. With `after: Some(k)` (a client's `Last-Event-ID`, already read by
     /// [`parse_id`](Transport::parse_id)), the subscription's backlog holds the kept frames after

@@ -185,7 +185,11 @@ pub fn check_hub(case: &Case) {
         .now_or_never()
         .expect("ready")
         .expect("subscribed");
-    match hub.publish_event("t", case.event()).now_or_never().expect("ready") {
+    match hub
+        .publish_event("t", case.event())
+        .now_or_never()
+        .expect("ready")
+    {
         Ok(id) => {
             let frame = subscriber
                 .live

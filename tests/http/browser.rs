@@ -354,8 +354,12 @@ async fn browser_cut_off_before_its_first_hub_event_resumes_from_its_position_fr
     let feed = event_stream! { route "/event/counting" from hub(hub.clone(), "t") retry 100ms };
     let (server, requests) = serve_page(PAGE, feed).await;
     // The cut falls right after the id-only frame that opens the stream, before any event.
-    let CuttingProxy { addr: proxy, cut, go, .. } =
-        cutting_proxy(server, server, b"id: 0\n\n").await;
+    let CuttingProxy {
+        addr: proxy,
+        cut,
+        go,
+        ..
+    } = cutting_proxy(server, server, b"id: 0\n\n").await;
     let browser = Browser::launch().await;
 
     browser

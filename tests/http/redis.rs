@@ -47,7 +47,10 @@ async fn two_servers_deliver_every_event_published_through_either_in_one_order_w
     for client in &mut clients {
         let events = take_events(client, 100, LIMIT).await;
         let ids: Vec<String> = events.iter().map(|e| e.id.clone()).collect();
-        assert_eq!(ids, published, "the ids Redis assigned, the same on both servers");
+        assert_eq!(
+            ids, published,
+            "the ids Redis assigned, the same on both servers"
+        );
         assert_eq!(
             events.iter().map(data).collect::<Vec<_>>(),
             (1..=100).map(|n| json!(n)).collect::<Vec<_>>(),
@@ -77,16 +80,26 @@ async fn a_client_moving_to_another_server_gets_exactly_what_it_missed() {
     }
 
     let last = seen[4].id.clone();
-    let mut moved = Box::pin(get(addr_b, "/feed", &[("last-event-id", &last)]).await.events());
+    let mut moved = Box::pin(
+        get(addr_b, "/feed", &[("last-event-id", &last)])
+            .await
+            .events(),
+    );
     let resumed = take_events(&mut moved, 5, LIMIT).await;
-    assert_eq!(resumed.iter().map(|e| e.id.clone()).collect::<Vec<_>>(), missed);
+    assert_eq!(
+        resumed.iter().map(|e| e.id.clone()).collect::<Vec<_>>(),
+        missed
+    );
     assert_eq!(
         resumed.iter().map(data).collect::<Vec<_>>(),
         (6..=10).map(|n| json!(n)).collect::<Vec<_>>()
     );
     let live = a.publish("t", 11).await.unwrap();
     let next = take_events(&mut moved, 1, LIMIT).await;
-    assert_eq!((next[0].id.clone(), data(&next[0])), (live.to_string(), json!(11)));
+    assert_eq!(
+        (next[0].id.clone(), data(&next[0])),
+        (live.to_string(), json!(11))
+    );
     assert_eq!(take_events(&mut on_b, 11, LIMIT).await.len(), 11);
 }
 
@@ -103,7 +116,11 @@ async fn a_client_ahead_of_this_servers_reader_gets_what_follows_its_id_once() {
         ids.push(a.publish("t", n).await.unwrap().to_string());
     }
     // Whatever B's reader has read so far, a client at event 40 gets 41..=50 and nothing else.
-    let mut moved = Box::pin(get(addr_b, "/feed", &[("last-event-id", &ids[39])]).await.events());
+    let mut moved = Box::pin(
+        get(addr_b, "/feed", &[("last-event-id", &ids[39])])
+            .await
+            .events(),
+    );
     let resumed = take_events(&mut moved, 10, LIMIT).await;
     assert_eq!(
         resumed.iter().map(|e| e.id.clone()).collect::<Vec<_>>(),
@@ -172,8 +189,14 @@ async fn redis_restarted_with_its_data_loses_and_doubles_nothing_for_100_open_st
         ids.pop();
         // A publish refused while Redis went down may still have been stored: a client may
         // have more than was acknowledged, never less, never twice, always in order.
-        let parsed: Vec<EventId> = ids.iter().map(|id| EventId::parse_pair(id).unwrap()).collect();
-        assert!(parsed.windows(2).all(|w| w[0] < w[1]), "in order, none twice");
+        let parsed: Vec<EventId> = ids
+            .iter()
+            .map(|id| EventId::parse_pair(id).unwrap())
+            .collect();
+        assert!(
+            parsed.windows(2).all(|w| w[0] < w[1]),
+            "in order, none twice"
+        );
         let missing: Vec<&String> = acked.iter().filter(|id| !ids.contains(id)).collect();
         assert!(missing.is_empty(), "acknowledged but lost: {missing:?}");
         assert!(ids.len() <= acked.len() + refused as usize);
@@ -246,7 +269,11 @@ async fn while_redis_is_down_publish_fails_within_its_bound_and_the_server_keeps
         "{refused:?}"
     );
     // The bound is 500 ms; the margin is for a loaded machine, not for the transport.
-    assert!(started.elapsed() < bound * 10, "took {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < bound * 10,
+        "took {:?}",
+        started.elapsed()
+    );
 
     // The open stream stays open: the event sent before, then keep-alive comments.
     let mut seen = position.to_vec();
@@ -334,7 +361,10 @@ async fn topics_share_two_connections_and_a_topic_nobody_watches_is_no_longer_re
     assert!(!xread.contains("sse:gone"), "{xread}");
     assert!(!xread.contains("sse:room-"), "{xread}");
     let id = hub.publish("fresh", 1).await.unwrap();
-    assert_eq!(take_events(&mut fresh, 1, LIMIT).await[0].id, id.to_string());
+    assert_eq!(
+        take_events(&mut fresh, 1, LIMIT).await[0].id,
+        id.to_string()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -404,12 +434,11 @@ async fn browser_cut_from_one_server_reconnects_to_another_and_gets_every_event_
         .await
         .expect("the page receives six events");
 
-    let expected: Vec<Value> = ids
-        .iter()
-        .zip(1..)
-        .map(|(id, n)| json!([id, n]))
-        .collect();
-    assert_eq!(browser.eval("return window.received;").await, json!(expected));
+    let expected: Vec<Value> = ids.iter().zip(1..).map(|(id, n)| json!([id, n])).collect();
+    assert_eq!(
+        browser.eval("return window.received;").await,
+        json!(expected)
+    );
     assert_eq!(*requests_a.lock().unwrap(), [(200, None)]);
     assert_eq!(
         *requests_b.lock().unwrap(),

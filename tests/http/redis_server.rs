@@ -34,10 +34,8 @@ impl RedisServer {
     async fn start_with(persistent: bool) -> Self {
         static STARTED: AtomicUsize = AtomicUsize::new(0);
         let n = STARTED.fetch_add(1, Ordering::Relaxed);
-        let dir = std::env::temp_dir().join(format!(
-            "warp-eventstream-redis-{}-{n}",
-            std::process::id()
-        ));
+        let dir =
+            std::env::temp_dir().join(format!("warp-eventstream-redis-{}-{n}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("a directory for redis");
         let mut server = RedisServer {
@@ -146,7 +144,8 @@ impl RedisServer {
     pub async fn restart_empty(&mut self) {
         self.stop().await;
         for entry in std::fs::read_dir(&self.dir).expect("redis dir").flatten() {
-            let _ = std::fs::remove_dir_all(entry.path()).or_else(|_| std::fs::remove_file(entry.path()));
+            let _ = std::fs::remove_dir_all(entry.path())
+                .or_else(|_| std::fs::remove_file(entry.path()));
         }
         self.restart().await;
     }

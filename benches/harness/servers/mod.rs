@@ -12,9 +12,9 @@ mod warp_sse;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use futures::future::BoxFuture;
 use serde::Serialize;
 use tokio::io::{AsyncBufReadExt, BufReader};
-use futures::future::BoxFuture;
 use tokio::net::TcpListener;
 
 use super::client::unix_nanos;
@@ -43,23 +43,47 @@ pub enum Kind {
     Warp,
     /// Hand-written `axum::response::sse` over a `tokio::sync::broadcast` channel.
     Axum,
+    /// This crate's hub over `RedisTransport`: two server processes sharing one `redis-server`
+    /// (fan-out and latency only).
+    #[cfg(feature = "redis")]
+    OursRedis,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 3] = [Kind::Ours, Kind::Warp, Kind::Axum];
+    /// Every server, in the table's column order.
+    pub const ALL: &[Kind] = &[
+        Kind::Ours,
+        Kind::Warp,
+        Kind::Axum,
+        #[cfg(feature = "redis")]
+        Kind::OursRedis,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
             Kind::Ours => "warp-eventstream",
             Kind::Warp => "warp::sse",
             Kind::Axum => "axum",
+            #[cfg(feature = "redis")]
+            Kind::OursRedis => "warp-eventstream+redis",
         }
     }
 
     pub fn parse(name: &str) -> Option<Kind> {
-        Kind::ALL.into_iter().find(|kind| kind.name() == name)
+        Kind::ALL.iter().copied().find(|kind| kind.name() == name)
+    }
+
+    /// Whether this server's hub goes through Redis: the run starts a `redis-server` and two
+    /// server processes.
+    #[cfg(feature = "redis")]
+    pub fn through_redis(self) -> bool {
+        self == Kind::OursRedis
     }
 }
+
+/// The environment variable that gives a Redis-backed server its Redis URL.
+#[cfg(feature = "redis")]
+pub const REDIS_URL: &str = "SSE_BENCH_REDIS_URL";
 
 /// The child process's `main`: serve on an ephemeral loopback port, print it, obey stdin.
 pub fn serve(kind: Kind) {
@@ -77,6 +101,11 @@ pub fn serve(kind: Kind) {
             Kind::Ours => ours::start(listener),
             Kind::Warp => warp_sse::start(listener),
             Kind::Axum => axum_sse::start(listener),
+            #[cfg(feature = "redis")]
+            Kind::OursRedis => {
+                let url = std::env::var(REDIS_URL).expect("the harness sets the Redis URL");
+                ours::start_redis(listener, &url).await
+            }
         };
         println!("listening {addr}");
         obey(publish).await;

@@ -10,18 +10,31 @@ use warp_eventstream::{event_stream, json, Hub};
 use super::{Publish, Tick, CAPACITY};
 
 pub fn start(listener: TcpListener) -> Publish {
-    let hub: Hub<Tick> = Hub::with_replay(CAPACITY);
-    let idle = event_stream! { route "/idle" from hub(hub.clone(), "idle") buffer 200_000 };
-    let feed = event_stream! { route "/feed" from hub(hub.clone(), "feed") buffer 200_000 };
-    let counting = event_stream! {
-        route "/counting" every 1ms until 1000
-        => |i| json!({ "msg": format!("Server count: {}", i) })
-    };
-    tokio::spawn(
-        warp::serve(idle.or(feed).or(counting))
-            .incoming(listener)
-            .run(),
-    );
+    serve_hub(listener, Hub::with_replay(CAPACITY))
+}
+
+/// The same routes with the hub on Redis. Publishing waits for Redis to store each event, one
+/// at a time, as an application that checks every publish does.
+#[cfg(feature = "redis")]
+pub async fn start_redis(listener: TcpListener, url: &str) -> Publish {
+    let transport = warp_eventstream::RedisTransport::builder(url)
+        .replay(CAPACITY)
+        .connect()
+        .await
+        .expect("the harness's redis-server accepts");
+    let hub: Hub<Tick> = Hub::with_transport(transport);
+    let routes = routes(&hub);
+    tokio::spawn(warp::serve(routes).incoming(listener).run());
+    Arc::new(move |topic, tick| {
+        let published = hub.publish(topic, tick);
+        Some(Box::pin(async move {
+            published.await.expect("redis stores the tick");
+        }))
+    })
+}
+
+fn serve_hub(listener: TcpListener, hub: Hub<Tick>) -> Publish {
+    tokio::spawn(warp::serve(routes(&hub)).incoming(listener).run());
     Arc::new(move |topic, tick| {
         // The in-process hub stores and sends at once: its future is ready at the first poll.
         hub.publish(topic, tick)
@@ -30,4 +43,20 @@ pub fn start(listener: TcpListener) -> Publish {
             .expect("a tick serialises");
         None
     })
+}
+
+fn routes(
+    hub: &Hub<Tick>,
+) -> impl warp::Filter<Extract = (warp::reply::Response,), Error = warp::Rejection>
+       + Clone
+       + Send
+       + Sync
+       + 'static {
+    let idle = event_stream! { route "/idle" from hub(hub.clone(), "idle") buffer 200_000 };
+    let feed = event_stream! { route "/feed" from hub(hub.clone(), "feed") buffer 200_000 };
+    let counting = event_stream! {
+        route "/counting" every 1ms until 1000
+        => |i| json!({ "msg": format!("Server count: {}", i) })
+    };
+    idle.or(feed).unify().or(counting).unify()
 }

@@ -290,7 +290,12 @@ impl Shared {
     /// returns its id.
     async fn wake(&self) -> Result<EventId, TransportError> {
         let mut cmd = redis::cmd("XADD");
-        cmd.arg(&self.wake_key).arg("MAXLEN").arg(1).arg("*").arg("w").arg(1);
+        cmd.arg(&self.wake_key)
+            .arg("MAXLEN")
+            .arg(1)
+            .arg("*")
+            .arg("w")
+            .arg(1);
         let id = entries::id(self.query(&cmd).await?)
             .ok_or_else(|| TransportError::new("XADD answered without an id"))?;
         // A server that stops without deleting it leaves one small key, gone within a day.
@@ -303,7 +308,11 @@ impl Shared {
     /// The id of the newest entry of `topic` (`0-0` for an empty or missing stream).
     async fn newest(&self, topic: &str) -> Result<EventId, TransportError> {
         let mut cmd = redis::cmd("XREVRANGE");
-        cmd.arg(self.key(topic)).arg("+").arg("-").arg("COUNT").arg(1);
+        cmd.arg(self.key(topic))
+            .arg("+")
+            .arg("-")
+            .arg("COUNT")
+            .arg(1);
         let newest = entries::range(self.query(&cmd).await?);
         Ok(newest.first().map_or(ZERO, |entry| entry.id))
     }
@@ -348,7 +357,11 @@ impl Shared {
         }))
     }
 
-    async fn publish(self: Arc<Self>, topic: String, event: Outgoing) -> Result<EventId, PublishError> {
+    async fn publish(
+        self: Arc<Self>,
+        topic: String,
+        event: Outgoing,
+    ) -> Result<EventId, PublishError> {
         let (name, kind, data) = event.stored();
         let mut cmd = redis::cmd("XADD");
         cmd.arg(self.key(&topic))
@@ -370,7 +383,10 @@ impl Shared {
 
     /// Takes a place in `topic`'s fan-out: its receiver, and the position it follows. A topic
     /// new to this server starts at the stream's newest entry, and wakes the reader.
-    async fn join(&self, topic: &str) -> Result<(broadcast::Receiver<HubFrame>, EventId), TransportError> {
+    async fn join(
+        &self,
+        topic: &str,
+    ) -> Result<(broadcast::Receiver<HubFrame>, EventId), TransportError> {
         if let Some(topic) = self.topics().get(topic) {
             return Ok((topic.sender.subscribe(), topic.position));
         }

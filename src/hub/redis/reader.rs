@@ -36,7 +36,9 @@ pub(super) async fn run(shared: Arc<Shared>, mut wake_position: EventId, stop: C
     let mut recovering = false;
     loop {
         let Some(current) = connection.as_mut() else {
-            let connecting = shared.client.get_multiplexed_async_connection_with_config(&config);
+            let connecting = shared
+                .client
+                .get_multiplexed_async_connection_with_config(&config);
             let connected = tokio::select! {
                 () = stop.cancelled() => break,
                 connected = connecting => connected,
@@ -120,10 +122,8 @@ fn deliver(shared: &Shared, topic: &[u8], read: Vec<Entry>) {
         return;
     };
     // Framed before the lock is taken; foreign entries are skipped but still move the position.
-    let framed: Vec<(EventId, Option<HubFrame>)> = read
-        .iter()
-        .map(|entry| (entry.id, entry.frame()))
-        .collect();
+    let framed: Vec<(EventId, Option<HubFrame>)> =
+        read.iter().map(|entry| (entry.id, entry.frame())).collect();
     let mut topics = shared.topics();
     let Some(topic) = topics.get_mut(topic) else {
         return;
@@ -171,7 +171,9 @@ async fn check_positions(
             .query_async(connection)
             .await
             .map_err(TransportError::new)?;
-        let head = entries::range(newest).first().map_or(ZERO, |entry| entry.id);
+        let head = entries::range(newest)
+            .first()
+            .map_or(ZERO, |entry| entry.id);
         tracing::warn!(
             topic = &*topic,
             last_delivered = %position,

@@ -9,7 +9,7 @@ use crate::redis_server::RedisServer;
 pub enum Backend {
     Memory,
     #[cfg(feature = "redis")]
-    Redis(RedisServer),
+    Redis(Box<RedisServer>),
 }
 
 impl Backend {
@@ -20,7 +20,7 @@ impl Backend {
     /// A `redis-server` of this test's own.
     #[cfg(feature = "redis")]
     pub async fn redis() -> Self {
-        Backend::Redis(RedisServer::start().await)
+        Backend::Redis(Box::new(RedisServer::start().await))
     }
 
     /// A hub keeping the last `replay` events of each topic.

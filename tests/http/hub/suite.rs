@@ -72,7 +72,11 @@ pub async fn a_reconnect_inside_the_buffer_receives_exactly_the_missed_events(ba
     let published = publish_all(&hub, "lobby", (1..=10).map(|n| format!("message {n}"))).await;
 
     let last = published[3].to_string();
-    let mut events = Box::pin(get(addr, "/chat", &[("last-event-id", &last)]).await.events());
+    let mut events = Box::pin(
+        get(addr, "/chat", &[("last-event-id", &last)])
+            .await
+            .events(),
+    );
     let missed = take_events(&mut events, 6, LIMIT).await;
     assert_eq!(ids(&missed), strings(&published[4..]));
     assert_eq!(data(&missed[0]), json!("message 5"));
@@ -102,10 +106,17 @@ pub async fn a_new_client_learns_its_position_first_so_a_cut_before_any_event_re
     // Published while that client was away; it reconnects with the id it was given.
     let missed_ids = publish_all(&hub, "t", 4..=5).await;
     let last = published[2].to_string();
-    let mut events = Box::pin(get(addr, "/feed", &[("last-event-id", &last)]).await.events());
+    let mut events = Box::pin(
+        get(addr, "/feed", &[("last-event-id", &last)])
+            .await
+            .events(),
+    );
     let missed = take_events(&mut events, 2, LIMIT).await;
     assert_eq!(ids(&missed), strings(&missed_ids));
-    assert_eq!(missed.iter().map(data).collect::<Vec<_>>(), [json!(4), json!(5)]);
+    assert_eq!(
+        missed.iter().map(data).collect::<Vec<_>>(),
+        [json!(4), json!(5)]
+    );
 }
 
 pub async fn a_reconnect_behind_the_buffer_gets_a_reset_event_then_live_events(backend: Backend) {
@@ -115,7 +126,11 @@ pub async fn a_reconnect_behind_the_buffer_gets_a_reset_event_then_live_events(b
     let published = publish_all(&hub, "t", 1..=backend.enough_to_trim()).await;
 
     let behind = published[1].to_string();
-    let mut events = Box::pin(get(addr, "/feed", &[("last-event-id", &behind)]).await.events());
+    let mut events = Box::pin(
+        get(addr, "/feed", &[("last-event-id", &behind)])
+            .await
+            .events(),
+    );
     let live = hub.publish("t", 0).await.unwrap();
     let received = take_events(&mut events, 2, LIMIT).await;
     assert_eq!(received[0].event, "reset");
@@ -182,7 +197,11 @@ async fn publish_past_a_stalled_client(
         // Bursts smaller than the endpoint's `buffer 32`, so the healthy client never lags.
         let burst = publish_all(hub, "t", std::iter::repeat_n(payload.clone(), 16)).await;
         let received = take_events(&mut healthy, 16, LIMIT).await;
-        assert_eq!(ids(&received), strings(&burst), "the healthy client misses nothing");
+        assert_eq!(
+            ids(&received),
+            strings(&burst),
+            "the healthy client misses nothing"
+        );
         assert!(received.iter().all(|event| event.event == "message"));
         published.extend(burst);
     }
@@ -216,7 +235,11 @@ pub async fn a_stalled_client_is_skipped_forward_while_others_keep_up(backend: B
                 published.push(hub.publish("t", "last".to_owned()).await.unwrap());
             }
             "message" => {
-                assert_eq!(event.id, published[accounted].to_string(), "in order, none twice");
+                assert_eq!(
+                    event.id,
+                    published[accounted].to_string(),
+                    "in order, none twice"
+                );
                 accounted += 1;
                 if event.data == "\"last\"" {
                     break;
@@ -273,7 +296,10 @@ pub async fn on_lag_disconnect_sends_what_was_gathered_first_so_the_resume_start
     let addr = serve(feed).await;
     let mut client = get(addr, "/feed", &[]).await;
     let head = client.chunk().await.expect("the position frame");
-    assert!(head.starts_with(b"id: ") && head.ends_with(b"\n\n"), "{head:?}");
+    assert!(
+        head.starts_with(b"id: ") && head.ends_with(b"\n\n"),
+        "{head:?}"
+    );
 
     // A burst the client cannot keep up with: it takes the first event(s), is then found more
     // than 2 behind, and leaves.
@@ -295,11 +321,17 @@ pub async fn on_lag_disconnect_sends_what_was_gathered_first_so_the_resume_start
     );
 
     let last = taken.last().unwrap().id.clone();
-    let mut events = Box::pin(get(addr, "/feed", &[("last-event-id", &last)]).await.events());
+    let mut events = Box::pin(
+        get(addr, "/feed", &[("last-event-id", &last)])
+            .await
+            .events(),
+    );
     let resumed = take_events(&mut events, 10 - taken.len(), LIMIT).await;
     assert_eq!(
         resumed.iter().map(data).collect::<Vec<_>>(),
-        (taken.len() as u32 + 1..=10).map(|n| json!(n)).collect::<Vec<_>>()
+        (taken.len() as u32 + 1..=10)
+            .map(|n| json!(n))
+            .collect::<Vec<_>>()
     );
 }
 
@@ -308,7 +340,10 @@ pub async fn on_lag_disconnect_sends_what_was_gathered_first_so_the_resume_start
 async fn hub_burst(hub: &Hub<u32>, n: u32) -> Vec<EventId> {
     let published = futures::future::join_all((1..=n).map(|value| hub.publish("t", value))).await;
     let ids: Vec<EventId> = published.into_iter().map(Result::unwrap).collect();
-    assert!(ids.windows(2).all(|w| w[0] < w[1]), "stored in the order sent");
+    assert!(
+        ids.windows(2).all(|w| w[0] < w[1]),
+        "stored in the order sent"
+    );
     ids
 }
 
@@ -365,7 +400,9 @@ pub async fn shutdown_sends_every_hub_stream_its_close_event_and_runs_on_close(b
     let addr = serve(feed).await;
     let mut clients = Vec::new();
     for _ in 0..3 {
-        clients.push(Box::pin(get(addr, "/feed", &[]).await.events_until_closed()));
+        clients.push(Box::pin(
+            get(addr, "/feed", &[]).await.events_until_closed(),
+        ));
     }
     let id = hub.publish("t", 1).await.unwrap();
     for client in &mut clients {
@@ -376,12 +413,22 @@ pub async fn shutdown_sends_every_hub_stream_its_close_event_and_runs_on_close(b
     shutdown.trigger();
     for client in &mut clients {
         let close = take_events(client, 1, LIMIT).await;
-        assert_eq!((close[0].event.as_str(), close[0].data.as_str()), ("close", "1"));
-        assert!(client.next().await.is_none(), "the stream ends after its close event");
+        assert_eq!(
+            (close[0].event.as_str(), close[0].data.as_str()),
+            ("close", "1")
+        );
+        assert!(
+            client.next().await.is_none(),
+            "the stream ends after its close event"
+        );
     }
     for _ in 0..3 {
         assert_eq!(closed.next_within(LIMIT).await, 1);
     }
-    assert_eq!(closed.so_far(), Vec::<u64>::new(), "on_close ran once per stream");
+    assert_eq!(
+        closed.so_far(),
+        Vec::<u64>::new(),
+        "on_close ran once per stream"
+    );
     assert_eq!(get(addr, "/feed", &[]).await.status, 503);
 }
