@@ -158,7 +158,9 @@ impl<T: Serialize> Hub<T> {
     }
 
     /// Sends `value` as a `message` event to every subscriber of `topic`; resolves to its id
-    /// once the transport has stored it. The value is serialised when `publish` is called.
+    /// once the transport has stored it. The value is serialised, and the event takes its place
+    /// in the topic's order, when `publish` is called: publishes that are not awaited one by
+    /// one are still stored in call order (and, through Redis, sent as one pipeline).
     ///
     /// It never blocks the runtime, and a subscriber that falls behind is handled by its
     /// endpoint's `on_lag`. With the in-process transport it completes at once; with a broker,

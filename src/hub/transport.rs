@@ -38,8 +38,10 @@ use crate::frame::{check_event_name, encode_events, EventHeader, Payload};
 pub trait Transport: Send + Sync + 'static {
     /// Stores `event` as the topic's next event and sends its frame to every subscriber, in
     /// this process and (for a shared transport) in every other; resolves to its id once the
-    /// event is stored. It must not block the runtime, and must resolve within a bounded time:
-    /// an event the transport could not take is an `Err`, never a silent loss.
+    /// event is stored. Events are stored in the order `publish` was called, whether or not
+    /// each future is awaited before the next call. It must not block the runtime, and must
+    /// resolve within a bounded time: an event the transport could not take is an `Err`, never
+    /// a silent loss.
     fn publish(
         &self,
         topic: &str,
@@ -77,7 +79,7 @@ pub trait Transport: Send + Sync + 'static {
 /// assert_eq!(TransportFuture::new(async { 2 }).await, 2);
 /// # }
 /// ```
-#[must_use = "a transport does its work when the future is awaited"]
+#[must_use = "the future tells whether the transport did it"]
 pub struct TransportFuture<T>(Inner<T>);
 
 enum Inner<T> {

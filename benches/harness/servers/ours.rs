@@ -13,8 +13,8 @@ pub fn start(listener: TcpListener) -> Publish {
     serve_hub(listener, Hub::with_replay(CAPACITY))
 }
 
-/// The same routes with the hub on Redis. Publishing waits for Redis to store each event, one
-/// at a time, as an application that checks every publish does.
+/// The same routes with the hub on Redis. Each publish is checked: the harness awaits every
+/// one, keeping up to `IN_FLIGHT` on their way.
 #[cfg(feature = "redis")]
 pub async fn start_redis(listener: TcpListener, url: &str) -> Publish {
     let transport = warp_eventstream::RedisTransport::builder(url)

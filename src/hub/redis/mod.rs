@@ -7,10 +7,12 @@
 //! as the in-process transport does.
 
 mod entries;
+mod publisher;
 mod reader;
 
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -20,6 +22,7 @@ use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
 use self::entries::Entry;
+use self::publisher::Publisher;
 use super::memory::CHANNEL_CAPACITY;
 use super::transport::{
     HubFrame, Outgoing, ResetFrom, Subscription, Transport, TransportError, TransportFuture,
@@ -72,6 +75,7 @@ const ZERO: EventId = EventId::pair(0, 0);
 /// ```
 pub struct RedisTransport {
     shared: Arc<Shared>,
+    publisher: Publisher,
     /// Stops this server's reader when the transport (the last hub holding it) is dropped.
     stop: CancellationToken,
 }
@@ -234,17 +238,24 @@ impl RedisTransportBuilder {
         let wake_position = shared.wake().await?;
         let stop = CancellationToken::new();
         tokio::spawn(reader::run(shared.clone(), wake_position, stop.clone()));
-        Ok(RedisTransport { shared, stop })
+        let publisher = Publisher::start(shared.clone(), stop.clone());
+        Ok(RedisTransport {
+            shared,
+            publisher,
+            stop,
+        })
     }
 }
 
-/// A name for this server's wake stream that no other process picks.
+/// A name for this transport's wake stream that no other transport picks: this process's id,
+/// the time, and a count of the transports this process made.
 fn instance_name() -> String {
+    static MADE: AtomicU64 = AtomicU64::new(0);
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |since| since.as_nanos());
-    let here = &nanos as *const u128 as usize;
-    format!("{:x}-{nanos:x}-{here:x}", std::process::id())
+    let made = MADE.fetch_add(1, Ordering::Relaxed);
+    format!("{:x}-{nanos:x}-{made}", std::process::id())
 }
 
 impl fmt::Debug for RedisTransport {
@@ -279,30 +290,41 @@ impl Shared {
         let mut connection = self.commands.clone();
         match tokio::time::timeout(self.timeout, cmd.query_async(&mut connection)).await {
             Ok(reply) => reply.map_err(TransportError::new),
-            Err(_) => Err(TransportError::new(format!(
-                "redis did not answer within {:?}",
-                self.timeout
-            ))),
+            Err(_) => Err(self.timed_out()),
         }
+    }
+
+    fn timed_out(&self) -> TransportError {
+        TransportError::new(format!("redis did not answer within {:?}", self.timeout))
     }
 
     /// Adds an entry to this server's wake stream (which an `XREAD` on it returns at once);
     /// returns its id.
     async fn wake(&self) -> Result<EventId, TransportError> {
-        let mut cmd = redis::cmd("XADD");
-        cmd.arg(&self.wake_key)
+        let mut pipe = redis::pipe();
+        pipe.cmd("XADD")
+            .arg(&self.wake_key)
             .arg("MAXLEN")
             .arg(1)
             .arg("*")
             .arg("w")
-            .arg(1);
-        let id = entries::id(self.query(&cmd).await?)
-            .ok_or_else(|| TransportError::new("XADD answered without an id"))?;
-        // A server that stops without deleting it leaves one small key, gone within a day.
-        let mut expire = redis::cmd("EXPIRE");
-        expire.arg(&self.wake_key).arg(86_400);
-        self.query(&expire).await?;
-        Ok(id)
+            .arg(1)
+            // A server that stops without deleting it leaves one small key, gone within a day.
+            .cmd("EXPIRE")
+            .arg(&self.wake_key)
+            .arg(86_400)
+            .ignore();
+        let mut connection = self.commands.clone();
+        let replies: Vec<Value> =
+            match tokio::time::timeout(self.timeout, pipe.query_async(&mut connection)).await {
+                Ok(replies) => replies.map_err(TransportError::new)?,
+                Err(_) => return Err(self.timed_out()),
+            };
+        replies
+            .into_iter()
+            .next()
+            .and_then(entries::id)
+            .ok_or_else(|| TransportError::new("XADD answered without an id"))
     }
 
     /// The id of the newest entry of `topic` (`0-0` for an empty or missing stream).
@@ -336,14 +358,15 @@ impl Shared {
 
     /// Whether every entry ever added to `topic` is still there (nothing was trimmed or lost).
     async fn never_trimmed(&self, topic: &str) -> Result<bool, TransportError> {
+        let mut exists = redis::cmd("EXISTS");
+        exists.arg(self.key(topic));
+        if self.query(&exists).await? == Value::Int(0) {
+            // Nothing was ever added, or all of it went with a restart: nothing kept is missing.
+            return Ok(true);
+        }
         let mut cmd = redis::cmd("XINFO");
         cmd.arg("STREAM").arg(self.key(topic));
-        let info = match self.query(&cmd).await {
-            Ok(info) => info,
-            // No such key: nothing was ever added, or all of it is gone with a restart.
-            Err(_) => return Ok(true),
-        };
-        let fields: Vec<(Value, Value)> = match info {
+        let fields: Vec<(Value, Value)> = match self.query(&cmd).await? {
             Value::Array(flat) => {
                 let mut flat = flat.into_iter();
                 std::iter::from_fn(|| Some((flat.next()?, flat.next()?))).collect()
@@ -355,30 +378,6 @@ impl Shared {
             matches!(&name, Value::BulkString(n) if n == b"max-deleted-entry-id")
                 && entries::id(value) == Some(ZERO)
         }))
-    }
-
-    async fn publish(
-        self: Arc<Self>,
-        topic: String,
-        event: Outgoing,
-    ) -> Result<EventId, PublishError> {
-        let (name, kind, data) = event.stored();
-        let mut cmd = redis::cmd("XADD");
-        cmd.arg(self.key(&topic))
-            .arg("MAXLEN")
-            .arg("~")
-            .arg(self.kept)
-            .arg("*")
-            .arg("event")
-            .arg(name)
-            .arg("kind")
-            .arg(kind)
-            .arg("data")
-            .arg(data);
-        let reply = self.query(&cmd).await.map_err(PublishError::Transport)?;
-        entries::id(reply).ok_or_else(|| {
-            PublishError::Transport(TransportError::new("XADD answered without an id"))
-        })
     }
 
     /// Takes a place in `topic`'s fan-out: its receiver, and the position it follows. A topic
@@ -413,92 +412,106 @@ impl Shared {
         after: Option<EventId>,
     ) -> Result<Subscription, TransportError> {
         let (mut live, position) = self.join(&topic).await?;
-        let reset = |last_event_id| Subscription {
-            head: position,
-            backlog: Vec::new(),
-            reset: Some(ResetFrom {
-                last_event_id,
-                head: position,
-            }),
-            live: live.resubscribe(),
+        let start = match after {
+            None => Start::Live,
+            Some(after) if after == position => Start::Live,
+            Some(after) if after < position => self.behind(&topic, after, position).await?,
+            Some(after) => self.ahead(&topic, after, &mut live).await?,
         };
-        let Some(after) = after else {
-            return Ok(Subscription {
-                head: position,
-                backlog: Vec::new(),
-                reset: None,
-                live,
-            });
+        let (head, backlog, reset) = match start {
+            Start::Live => (position, Vec::new(), None),
+            Start::Backlog(backlog) => (position, backlog, None),
+            Start::Reset(last_event_id) => (
+                position,
+                Vec::new(),
+                Some(ResetFrom {
+                    last_event_id,
+                    head: position,
+                }),
+            ),
+            Start::After(head, backlog) => (head, backlog, None),
         };
-        if after == position {
-            return Ok(Subscription {
-                head: position,
-                backlog: Vec::new(),
-                reset: None,
-                live,
-            });
-        }
+        Ok(Subscription {
+            head,
+            backlog,
+            reset,
+            live,
+        })
+    }
+
+    /// A client behind this server's position: the entries after `after` up to `position` are
+    /// its backlog, provided `after` itself is still kept (so nothing between was trimmed or
+    /// lost); else it is reset.
+    async fn behind(
+        &self,
+        topic: &str,
+        after: EventId,
+        position: EventId,
+    ) -> Result<Start, TransportError> {
+        let (first, skip) = if after == ZERO {
+            if !self.never_trimmed(topic).await? {
+                return Ok(Start::Reset(after));
+            }
+            ("-".to_owned(), 0)
+        } else {
+            (after.to_string(), 1)
+        };
         // More than the stream keeps after `after` means the client is too far behind.
         let limit = self.kept + self.kept / 2 + 200;
-        if after < position {
-            // Behind this server: the entries after `after` up to `position` are the backlog,
-            // provided `after` itself is still kept (so nothing between was trimmed or lost).
-            let (first, skip) = if after == ZERO {
-                if !self.never_trimmed(&topic).await? {
-                    return Ok(reset(after));
-                }
-                ("-".to_owned(), 0)
-            } else {
-                (after.to_string(), 1)
-            };
-            let entries = self.range(&topic, &first, position, limit + 1).await?;
-            let kept_after = skip == 0 || entries.first().is_some_and(|entry| entry.id == after);
-            let complete = entries.last().is_some_and(|entry| entry.id == position);
-            if !kept_after || !complete {
-                return Ok(reset(after));
-            }
-            let backlog = entries.iter().skip(skip).filter_map(Entry::frame).collect();
-            return Ok(Subscription {
-                head: position,
-                backlog,
-                reset: None,
-                live,
-            });
+        let entries = self.range(topic, &first, position, limit + 1).await?;
+        let kept_after = skip == 0 || entries.first().is_some_and(|entry| entry.id == after);
+        let complete = entries.last().is_some_and(|entry| entry.id == position);
+        if !kept_after || !complete {
+            return Ok(Start::Reset(after));
         }
-        // Ahead of this server's reader (the client came from a server that had read further):
-        // once `after` is confirmed as an entry of the topic, the live frames up to it are
-        // dropped, so the client gets what follows it, once.
-        let confirmed = self.range(&topic, &after.to_string(), after, 1).await?;
+        Ok(Start::Backlog(
+            entries.iter().skip(skip).filter_map(Entry::frame).collect(),
+        ))
+    }
+
+    /// A client ahead of this server's reader (it came from a server that had read further):
+    /// once `after` is confirmed as an entry of the topic, the live frames up to it are dropped,
+    /// so the client gets what follows it, once.
+    async fn ahead(
+        &self,
+        topic: &str,
+        after: EventId,
+        live: &mut broadcast::Receiver<HubFrame>,
+    ) -> Result<Start, TransportError> {
+        let confirmed = self.range(topic, &after.to_string(), after, 1).await?;
         if confirmed.first().map(|entry| entry.id) != Some(after) {
-            return Ok(reset(after));
+            return Ok(Start::Reset(after));
         }
-        let mut backlog = Vec::new();
         let caught_up = async {
             loop {
                 match live.recv().await {
                     Ok(frame) if frame.id < after => continue,
-                    Ok(frame) if frame.id == after => return Ok(()),
-                    Ok(frame) => {
-                        backlog.push(frame);
-                        return Ok(());
-                    }
+                    Ok(frame) if frame.id == after => return Ok(Vec::new()),
+                    Ok(frame) => return Ok(vec![frame]),
                     Err(error) => return Err(TransportError::new(error)),
                 }
             }
         };
         match tokio::time::timeout(self.timeout, caught_up).await {
-            Ok(Ok(())) => Ok(Subscription {
-                head: after,
-                backlog,
-                reset: None,
-                live,
-            }),
-            Ok(Err(error)) => Err(error),
+            Ok(backlog) => Ok(Start::After(after, backlog?)),
             Err(_) => Err(TransportError::new(
                 "this server's reader did not reach the client's Last-Event-ID in time",
             )),
         }
     }
+}
+
+/// Where a new subscriber starts, relative to the topic's position on this server.
+enum Start {
+    /// At the position: live frames only.
+    Live,
+    /// With these kept frames first.
+    Backlog(Vec<HubFrame>),
+    /// With `reset`: what it missed since this id is no longer kept.
+    Reset(EventId),
+    /// Past the position, at this id (the live frames up to it already dropped), with these
+    /// frames first.
+    After(EventId, Vec<HubFrame>),
 }
 
 impl Transport for RedisTransport {
@@ -507,7 +520,7 @@ impl Transport for RedisTransport {
         topic: &str,
         event: Outgoing,
     ) -> TransportFuture<Result<EventId, PublishError>> {
-        TransportFuture::new(self.shared.clone().publish(topic.to_owned(), event))
+        self.publisher.publish(self.shared.key(topic), event)
     }
 
     fn subscribe(
