@@ -30,6 +30,11 @@
 //! Serve it like any filter: `warp::serve(counting.or(other)).run(([127, 0, 0, 1], 3030)).await`.
 //! The guide (`docs/guide.md`) covers every clause and the browser side.
 //!
+//! Beyond the timer, `from hub(<hub>, <topic>)` pushes what a [`Hub`] publishes to every client
+//! of a topic, with replay for reconnecting browsers. A hub lives in one process
+//! ([`MemoryTransport`]), or spans every server that shares one Redis (`RedisTransport`, cargo
+//! feature `redis`; `docs/scaling.md`).
+//!
 //! # Design
 //!
 //! hyper polls each connection's stream directly as the response body: no task per connection,

@@ -38,7 +38,7 @@ enum Form {
 }
 
 /// Digits of the longest id: two `u64`s and a dash.
-const MAX_LEN: usize = 41;
+pub(crate) const MAX_LEN: usize = 41;
 
 impl EventId {
     /// A sequence number: written as `n`.

@@ -10,6 +10,7 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use tokio::sync::broadcast;
 
+use super::event_id::MAX_LEN;
 use super::{EventId, PublishError};
 use crate::event::{Event, EventData};
 use crate::frame::{check_event_name, encode_events, EventHeader, Payload};
@@ -253,7 +254,7 @@ impl Outgoing {
     /// assert_eq!(&event.frame(EventId::pair(5, 0))[..], b"event: tick\nid: 5-0\ndata: 1\n\n");
     /// ```
     pub fn frame(&self, id: EventId) -> Bytes {
-        let mut digits = [0; 41];
+        let mut digits = [0; MAX_LEN];
         let id = id.format(&mut digits);
         encode_events(std::slice::from_ref(&self.header), Some(id), self.payload())
     }
