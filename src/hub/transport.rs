@@ -222,7 +222,7 @@ impl Outgoing {
     ///
     /// ```
     /// let event = warp_eventstream::Outgoing::json("message", br#"{"a":1}"#.to_vec());
-    /// assert_eq!(&event.frame(7)[..], b"id: 7\ndata: {\"a\":1}\n\n");
+    /// assert_eq!(&event.frame(warp_eventstream::EventId::seq(7))[..], b"id: 7\ndata: {\"a\":1}\n\n");
     /// ```
     pub fn json(name: &str, json: Vec<u8>) -> Self {
         Outgoing {
