@@ -41,7 +41,8 @@ macro_rules! __event_stream_clauses {
         )
     };
 
-    // `from hub(<hub>, <topic>)` or `from <stream>`: the other sources.
+    // `from hub(<hub>, <topic>)`, `from |last| <stream>` (resumable: `last` is the client's
+    // `Last-Event-ID`) or `from <stream>`: the other sources.
     ([$($done:tt)*] from hub($hub:expr, $topic:expr $(,)?) $($rest:tt)*) => {
         $crate::__event_stream_clauses!([$($done)* (from hub ($hub) ($topic))] $($rest)*)
     };
@@ -49,6 +50,9 @@ macro_rules! __event_stream_clauses {
         $crate::__private::compile_error!(
             "`from hub` takes a hub and a topic: from hub(chat, \"lobby\") or from hub(chat, room)"
         )
+    };
+    ([$($done:tt)*] from | $last:ident | $($rest:tt)*) => {
+        $crate::__event_stream_clauses!(@expr (from resume $last) [$($done)*] [] $($rest)*)
     };
     ([$($done:tt)*] from $($rest:tt)*) => {
         $crate::__event_stream_clauses!(@expr (from stream) [$($done)*] [] $($rest)*)

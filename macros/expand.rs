@@ -42,6 +42,7 @@ macro_rules! __event_stream_expand {
         $( let __endpoint = $crate::__event_stream_expand!(@until_ticks __endpoint $until); )?
         $( let __endpoint = $crate::__event_stream_expand!(@apply ticks __endpoint $setting); )*
         let __ticks = __endpoint.ticks($crate::__event_stream_expand!(@filter $route [$($with)?]));
+        let __ticks = $crate::__event_stream_expand!(@hooks __ticks [$route $($with)?] $($setting)*);
         $crate::__event_stream_expand!(@ticks_handler __ticks [$route $($with)?] $handler)
     }};
 
@@ -51,7 +52,7 @@ macro_rules! __event_stream_expand {
         $crate::__event_stream_expand!(@hub_handler $handler);
         let __endpoint = $crate::__event_stream_expand!(@endpoint $route);
         $( let __endpoint = $crate::__event_stream_expand!(@apply hub __endpoint $setting); )*
-        __endpoint.hub(
+        let __hub = __endpoint.hub(
             $crate::__event_stream_expand!(@filter $route [$($with)?]),
             $hub,
             move |__context| {
@@ -59,7 +60,9 @@ macro_rules! __event_stream_expand {
                 let $crate::__event_stream_expand!(@pattern [$route $($with)?]) = __context;
                 $topic
             },
-        )
+        );
+        let __hub = $crate::__event_stream_expand!(@hooks __hub [$route $($with)?] $($setting)*);
+        __hub.filter()
     }};
 
     // `from <stream>`: the user's stream, built per connection.
@@ -69,13 +72,33 @@ macro_rules! __event_stream_expand {
         $( let __endpoint = $crate::__event_stream_expand!(@apply stream __endpoint $setting); )*
         let __streams = __endpoint.stream(
             $crate::__event_stream_expand!(@filter $route [$($with)?]),
-            move |__context| {
+            move |__context, _| {
                 #[allow(unused_variables)]
                 let $crate::__event_stream_expand!(@pattern [$route $($with)?]) = __context;
                 $($source)+
             },
         );
         $( let __streams = $crate::__event_stream_expand!(@until_item __streams $until); )?
+        let __streams = $crate::__event_stream_expand!(@hooks __streams [$route $($with)?] $($setting)*);
+        $crate::__event_stream_expand!(@stream_handler __streams [$route $($with)?] $handler)
+    }};
+
+    // `from |last| <stream>`: the user's stream, built per connection from the client's
+    // `Last-Event-ID` (`last: Option<u64>`); its items' ids continue from there.
+    (@build $handler:tt [$route:tt] [(from resume $last:ident $($source:tt)+)] [$($with:tt)?] [$($until:tt)?] [$($setting:tt)*]) => {{
+        let __endpoint = $crate::__event_stream_expand!(@endpoint $route);
+        $( let __endpoint = $crate::__event_stream_expand!(@until_count __endpoint $until); )?
+        $( let __endpoint = $crate::__event_stream_expand!(@apply stream __endpoint $setting); )*
+        let __streams = __endpoint.stream(
+            $crate::__event_stream_expand!(@filter $route [$($with)?]),
+            move |__context, $last: $crate::__private::Option<u64>| {
+                #[allow(unused_variables)]
+                let $crate::__event_stream_expand!(@pattern [$route $($with)?]) = __context;
+                $($source)+
+            },
+        ).resumes();
+        $( let __streams = $crate::__event_stream_expand!(@until_item __streams $until); )?
+        let __streams = $crate::__event_stream_expand!(@hooks __streams [$route $($with)?] $($setting)*);
         $crate::__event_stream_expand!(@stream_handler __streams [$route $($with)?] $handler)
     }};
 
@@ -314,12 +337,34 @@ macro_rules! __event_stream_expand {
             EVENTS[0]
         }))
     };
-    (@apply $source:ident $endpoint:ident (on_open $body:block)) => {
-        $endpoint.on_open(move || $body)
+    // The hooks are set on the source's builder (`@hook`), where the context's type is known.
+    (@apply $source:ident $endpoint:ident (on_open $($hook:tt)*)) => { $endpoint };
+    (@apply $source:ident $endpoint:ident (on_close $($hook:tt)*)) => { $endpoint };
+
+    // `@hooks builder ctx clauses`: the builder with every hook among `clauses` set.
+    (@hooks $builder:ident $ctx:tt) => { $builder };
+    (@hooks $builder:ident $ctx:tt $first:tt $($rest:tt)*) => {{
+        let $builder = $crate::__event_stream_expand!(@hook $builder $ctx $first);
+        $crate::__event_stream_expand!(@hooks $builder $ctx $($rest)*)
+    }};
+
+    // `@hook builder ctx (clause ...)`: `on_open` and `on_close`, which see the connection's
+    // path parameters and `with` value by name, as the handler does; other clauses pass.
+    (@hook $builder:ident $ctx:tt (on_open $body:block)) => {
+        $builder.on_open(move |__context| {
+            #[allow(unused_variables)]
+            let $crate::__event_stream_expand!(@pattern $ctx) = __context;
+            $body
+        })
     };
-    (@apply $source:ident $endpoint:ident (on_close $last:tt $body:block)) => {
-        $endpoint.on_close(move |$last: u64| $body)
+    (@hook $builder:ident $ctx:tt (on_close $last:tt $body:block)) => {
+        $builder.on_close(move |__context, $last: u64| {
+            #[allow(unused_variables)]
+            let $crate::__event_stream_expand!(@pattern $ctx) = __context;
+            $body
+        })
     };
+    (@hook $builder:ident $ctx:tt $other:tt) => { $builder };
 
     // `@count clause literal`: a compile-time count of at least 1, or an error naming `clause`.
     (@count $clause:ident $value:literal) => {{

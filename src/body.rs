@@ -15,8 +15,10 @@ use tokio::time::{Instant, Sleep};
 use tokio_util::sync::WaitForCancellationFutureOwned;
 
 use crate::close::CloseGuard;
-use crate::endpoint::Settings;
 use crate::frame::{encode_events, EventHeader, Payload, KEEP_ALIVE};
+use crate::last_event_id::FINISHED;
+use crate::settings::Settings;
+use crate::shutdown::Shutdown;
 
 /// A frame from a source, and how far the stream has got once it is written.
 pub(crate) struct Sent {
@@ -63,6 +65,8 @@ pub(crate) struct EventBody<S> {
     /// When the last frame was handed to hyper (only kept up to date with a keep-alive).
     last_write: Instant,
     shutdown: Pin<Box<WaitForCancellationFutureOwned>>,
+    /// The graceful signal of the [`serve`](crate::serve()) that runs this connection, if any.
+    server_shutdown: Option<Pin<Box<WaitForCancellationFutureOwned>>>,
     state: State,
     guard: CloseGuard,
 }
@@ -71,7 +75,12 @@ impl<S> EventBody<S>
 where
     S: Stream<Item = SourceItem> + Unpin + Send,
 {
-    pub(crate) fn new(source: S, settings: Arc<Settings>, guard: CloseGuard) -> Self {
+    pub(crate) fn new(
+        source: S,
+        settings: Arc<Settings>,
+        guard: CloseGuard,
+        server_shutdown: Option<Shutdown>,
+    ) -> Self {
         let keep_alive = settings
             .keep_alive
             .map(|every| Box::pin(tokio::time::sleep(every)));
@@ -80,6 +89,7 @@ where
             preamble: settings.retry_frame.clone(),
             keep_alive,
             shutdown: Box::pin(settings.shutdown.watch()),
+            server_shutdown: server_shutdown.map(|shutdown| Box::pin(shutdown.watch())),
             last_write: Instant::now(),
             state: State::Streaming,
             guard,
@@ -117,14 +127,28 @@ where
         }
     }
 
-    fn close_frame(&self) -> Option<Bytes> {
-        let name = self.settings.close_event?;
+    /// The close event (data: the count reached). When the source `finished` and the endpoint
+    /// marks its end, the frame's id says so, and without a close event an id-only frame does:
+    /// a browser that reconnects anyway sends it back and is told `204`.
+    fn close_frame(&self, finished: bool) -> Option<Bytes> {
+        let end = (finished && self.settings.marks_its_end).then_some(FINISHED);
+        let Some(name) = self.settings.close_event else {
+            return end.map(|end| Bytes::from(format!("id: {end}\n\n")));
+        };
         let count = self.guard.count().to_string();
         Some(encode_events(
             &[EventHeader::new(name)],
-            None,
+            end,
             Payload::Json(count.as_bytes()),
         ))
+    }
+
+    fn shutting_down(&mut self, cx: &mut Context<'_>) -> bool {
+        self.shutdown.as_mut().poll(cx).is_ready()
+            || self
+                .server_shutdown
+                .as_mut()
+                .is_some_and(|server| server.as_mut().poll(cx).is_ready())
     }
 }
 
@@ -140,14 +164,14 @@ where
             return Poll::Ready(Some(Ok(preamble)));
         }
         if let State::Streaming = this.state {
-            if this.shutdown.as_mut().poll(cx).is_ready() {
+            if this.shutting_down(cx) {
                 this.state = State::Closing("server shutting down");
             }
         }
         match std::mem::replace(&mut this.state, State::Done) {
             State::Streaming => this.state = State::Streaming,
             State::Closing(reason) => {
-                let frame = this.close_frame();
+                let frame = this.close_frame(false);
                 this.guard.close(reason);
                 return Poll::Ready(frame.map(Ok));
             }
@@ -176,7 +200,7 @@ where
             }
             Poll::Ready(None) => {
                 this.state = State::Done;
-                let frame = this.close_frame();
+                let frame = this.close_frame(true);
                 this.guard.close("source ended");
                 Poll::Ready(frame.map(Ok))
             }

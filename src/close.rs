@@ -5,17 +5,14 @@
 //! shuts down, so `Drop` is the one place that sees every ending.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::Arc;
 
 use crate::clients::ClientSlot;
-
-/// The user's `on_close` block, shared by every connection of an endpoint.
-pub(crate) type OnClose = Arc<dyn Fn(u64) + Send + Sync>;
+use crate::hooks::CloseHook;
 
 /// Runs `on_close` once, with the count of events sent, when the stream ends or is dropped; and
 /// frees the connection's place in the endpoint's client count.
 pub(crate) struct CloseGuard {
-    on_close: Option<OnClose>,
+    on_close: Option<CloseHook>,
     sent: u64,
     route: &'static str,
     slot: Option<ClientSlot>,
@@ -23,7 +20,7 @@ pub(crate) struct CloseGuard {
 
 impl CloseGuard {
     pub(crate) fn new(
-        on_close: Option<OnClose>,
+        on_close: Option<CloseHook>,
         route: &'static str,
         sent: u64,
         slot: ClientSlot,

@@ -1,15 +1,13 @@
 //! An endpoint as the macro declares it, and the warp filter it becomes.
 //!
 //! The expansion calls [`Endpoint::new`], one setter per clause, then the source (`ticks`,
-//! `stream` or `hub`) with the route's filter, then the handler. Each step fixes a type the next
-//! closure needs, so closures in the user's clauses infer their argument types.
+//! `stream` or `hub`) with the route's filter, then the hooks and the handler. Each step fixes a
+//! type the next closure needs, so closures in the user's clauses infer their argument types.
 
 use std::convert::Infallible;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
 use futures::Stream;
 use warp::http::header::{HeaderValue, CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER};
 use warp::http::StatusCode;
@@ -18,24 +16,17 @@ use warp::{Filter, Rejection, Reply};
 
 use crate::body::{EventBody, Exclusive, SourceItem};
 use crate::clients::Clients;
-use crate::close::{CloseGuard, OnClose};
+use crate::close::CloseGuard;
 use crate::frame::{encode_retry, EventHeader};
+use crate::hooks::Hooks;
 use crate::hub::{Hub, HubSource, OnLag, TransportFuture};
 use crate::last_event_id::{last_event_id, Invalid, LastEventId};
 use crate::render::{Format, Later, Now, Render};
-use crate::serve::WriteTimeout;
+use crate::serve::{ServerShutdown, WriteTimeout};
+use crate::settings::Settings;
 use crate::shutdown::Shutdown;
 use crate::stream_source::{StreamSource, UntilItem};
 use crate::ticks::TickSource;
-
-/// The keep-alive period when the DSL does not name one.
-pub const DEFAULT_KEEP_ALIVE: Duration = Duration::from_secs(15);
-/// How long a connection's writes may stall (a client that stopped reading) before
-/// [`serve`](crate::serve()) closes it, unless a `write_timeout` clause says otherwise.
-pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// How many events a hub client may be behind before `on_lag` applies, when `buffer` is not given.
-pub const DEFAULT_BUFFER: usize = 256;
 
 /// What `event_stream!` builds: each clause sets one field, then a source, then the handler.
 ///
@@ -45,46 +36,21 @@ pub struct Endpoint {
     settings: Settings,
 }
 
-/// An endpoint's settings, shared read-only by all of its connections.
-pub(crate) struct Settings {
-    pub(crate) route: &'static str,
-    pub(crate) period: Duration,
-    pub(crate) until: Option<u64>,
-    pub(crate) headers: Arc<[EventHeader]>,
-    pub(crate) keep_alive: Option<Duration>,
-    pub(crate) write_timeout: Option<Duration>,
-    pub(crate) retry_frame: Option<Bytes>,
-    pub(crate) close_event: Option<&'static str>,
-    pub(crate) on_open: Option<Box<dyn Fn() + Send + Sync>>,
-    pub(crate) on_close: Option<OnClose>,
-    pub(crate) buffer: usize,
-    pub(crate) on_lag: OnLag,
-    pub(crate) max_clients: Option<usize>,
-    pub(crate) clients: Clients,
-    pub(crate) shutdown: Shutdown,
+/// Panics, naming the clause, when a duration given as an expression is zero: the declaration
+/// is wrong, and it is found when the endpoint is built, at start-up.
+fn nonzero(clause: &str, duration: Duration) -> Duration {
+    assert!(
+        !duration.is_zero(),
+        "`{clause}` must be longer than zero (it was given {duration:?})"
+    );
+    duration
 }
 
 impl Endpoint {
     /// `route` is the declared path, as logs name the endpoint.
     pub fn new(route: &'static str) -> Self {
         Endpoint {
-            settings: Settings {
-                route,
-                period: Duration::from_secs(1),
-                until: None,
-                headers: Arc::new([EventHeader::new("message")]),
-                keep_alive: Some(DEFAULT_KEEP_ALIVE),
-                write_timeout: Some(DEFAULT_WRITE_TIMEOUT),
-                retry_frame: None,
-                close_event: Some("close"),
-                on_open: None,
-                on_close: None,
-                buffer: DEFAULT_BUFFER,
-                on_lag: OnLag::Skip,
-                max_clients: None,
-                clients: Clients::new(),
-                shutdown: Shutdown::global().clone(),
-            },
+            settings: Settings::new(route),
         }
     }
 
@@ -94,6 +60,7 @@ impl Endpoint {
     }
 
     pub fn every(self, period: Duration) -> Self {
+        let period = nonzero("every", period);
         self.with(|s| s.period = period)
     }
 
@@ -106,10 +73,12 @@ impl Endpoint {
     }
 
     pub fn keep_alive(self, every: Option<Duration>) -> Self {
+        let every = every.map(|every| nonzero("keep_alive", every));
         self.with(|s| s.keep_alive = every)
     }
 
     pub fn write_timeout(self, limit: Option<Duration>) -> Self {
+        let limit = limit.map(|limit| nonzero("write_timeout", limit));
         self.with(|s| s.write_timeout = limit)
     }
 
@@ -119,14 +88,6 @@ impl Endpoint {
 
     pub fn close_event(self, name: Option<&'static str>) -> Self {
         self.with(|s| s.close_event = name)
-    }
-
-    pub fn on_open(self, on_open: impl Fn() + Send + Sync + 'static) -> Self {
-        self.with(|s| s.on_open = Some(Box::new(on_open)))
-    }
-
-    pub fn on_close(self, on_close: impl Fn(u64) + Send + Sync + 'static) -> Self {
-        self.with(|s| s.on_close = Some(Arc::new(on_close)))
     }
 
     pub fn buffer(self, events: usize) -> Self {
@@ -150,18 +111,23 @@ impl Endpoint {
     }
 
     /// The `every` source, on requests that `filter` (route, then `with`) accepts.
-    pub fn ticks<Fl>(self, filter: Fl) -> Ticks<Fl> {
+    pub fn ticks<Fl, C>(self, filter: Fl) -> Ticks<Fl, C>
+    where
+        Fl: Filter<Extract = (C,), Error = Rejection>,
+    {
         Ticks {
             settings: self.settings,
             filter,
+            hooks: Hooks::default(),
         }
     }
 
-    /// The `from <stream>` source: `source` builds each connection's stream from its context.
-    pub fn stream<Fl, C, S, St>(self, filter: Fl, source: S) -> Streams<Fl, S, St::Item>
+    /// The `from <stream>` source: `source` builds each connection's stream from its context
+    /// and, for a resumable stream (`from |last| ...`), the client's `Last-Event-ID`.
+    pub fn stream<Fl, C, S, St>(self, filter: Fl, source: S) -> Streams<Fl, C, S, St::Item>
     where
         Fl: Filter<Extract = (C,), Error = Rejection>,
-        S: Fn(C) -> St,
+        S: Fn(C, Option<u64>) -> St,
         St: Stream,
     {
         Streams {
@@ -169,6 +135,8 @@ impl Endpoint {
             filter,
             source,
             until_item: None,
+            resumes: false,
+            hooks: Hooks::default(),
         }
     }
 
@@ -178,15 +146,75 @@ impl Endpoint {
         filter: Fl,
         hub: Hub<T>,
         topic: Tp,
-    ) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone + Send + Sync + 'static
+    ) -> HubEndpoint<Fl, C, T, Tp>
     where
-        Fl: Filter<Extract = (C,), Error = Rejection> + Clone + Send + Sync + 'static,
-        C: Send + 'static,
-        T: 'static,
-        Tp: Fn(C) -> Topic + Send + Sync + 'static,
-        Topic: AsRef<str>,
+        Fl: Filter<Extract = (C,), Error = Rejection>,
+        Tp: Fn(C) -> Topic,
     {
-        let settings = Arc::new(self.settings);
+        HubEndpoint {
+            settings: self.settings,
+            filter,
+            hub,
+            topic,
+            hooks: Hooks::default(),
+        }
+    }
+}
+
+/// `on_open` and `on_close` on a source's builder, once its context type is known.
+macro_rules! hook_setters {
+    () => {
+        /// `on_open { ... }`, seeing the connection's context.
+        pub fn on_open(mut self, on_open: impl Fn(&C) + Send + Sync + 'static) -> Self
+        where
+            C: Clone + Send + 'static,
+        {
+            self.hooks.set_on_open(on_open);
+            self
+        }
+
+        /// `on_close |n| { ... }`, seeing the connection's context.
+        pub fn on_close(mut self, on_close: impl Fn(&C, u64) + Send + Sync + 'static) -> Self
+        where
+            C: Clone + Send + 'static,
+        {
+            self.hooks.set_on_close(on_close);
+            self
+        }
+    };
+}
+
+/// An endpoint with the `from hub(...)` source.
+#[doc(hidden)]
+pub struct HubEndpoint<Fl, C, T, Tp> {
+    settings: Settings,
+    filter: Fl,
+    hub: Hub<T>,
+    topic: Tp,
+    hooks: Hooks<C>,
+}
+
+impl<Fl, C, T, Tp, Topic> HubEndpoint<Fl, C, T, Tp>
+where
+    Fl: Filter<Extract = (C,), Error = Rejection> + Clone + Send + Sync + 'static,
+    C: Send + 'static,
+    T: 'static,
+    Tp: Fn(C) -> Topic + Send + Sync + 'static,
+    Topic: AsRef<str>,
+{
+    hook_setters!();
+
+    /// The finished endpoint.
+    pub fn filter(
+        self,
+    ) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone + Send + Sync + 'static {
+        let HubEndpoint {
+            settings,
+            filter,
+            hub,
+            topic,
+            hooks,
+        } = self;
         let open = Arc::new(move |settings: &Settings, ctx: C, last: &LastEventId| {
             let topic = topic(ctx);
             let after = last
@@ -209,22 +237,25 @@ impl Endpoint {
                 }
             })
         });
-        serve(settings, filter, open)
+        serve(Arc::new(settings), filter, open, hooks)
     }
 }
 
 /// An endpoint with the `every` source, waiting for its handler.
 #[doc(hidden)]
-pub struct Ticks<Fl> {
+pub struct Ticks<Fl, C> {
     settings: Settings,
     filter: Fl,
+    hooks: Hooks<C>,
 }
 
-impl<Fl, C> Ticks<Fl>
+impl<Fl, C> Ticks<Fl, C>
 where
     Fl: Filter<Extract = (C,), Error = Rejection> + Clone + Send + Sync + 'static,
     C: Send + Unpin + 'static,
 {
+    hook_setters!();
+
     /// `=> |i| value`.
     pub fn render<F, V, M>(
         self,
@@ -278,31 +309,45 @@ where
             );
             TransportFuture::ready(Ok((source, from)))
         });
-        serve(Arc::new(self.settings), self.filter, open)
+        serve(Arc::new(self.settings), self.filter, open, self.hooks)
     }
 }
 
 /// An endpoint with a `from <stream>` source, waiting for its handler.
 #[doc(hidden)]
-pub struct Streams<Fl, S, T> {
+pub struct Streams<Fl, C, S, T> {
     settings: Settings,
     filter: Fl,
     source: S,
     until_item: Option<UntilItem<T>>,
+    /// `from |last| ...`: the stream is built from the client's position, and its items' ids
+    /// continue from there.
+    resumes: bool,
+    hooks: Hooks<C>,
 }
 
-impl<Fl, C, S, St> Streams<Fl, S, St::Item>
+impl<Fl, C, S, St> Streams<Fl, C, S, St::Item>
 where
     Fl: Filter<Extract = (C,), Error = Rejection> + Clone + Send + Sync + 'static,
     C: Clone + Send + Unpin + 'static,
-    S: Fn(C) -> St + Send + Sync + 'static,
+    S: Fn(C, Option<u64>) -> St + Send + Sync + 'static,
     St: Stream + Send + 'static,
     St::Item: 'static,
 {
+    hook_setters!();
+
     /// `until |item| ...`: the first item it accepts is the last one sent.
     pub fn until_item(self, until: impl Fn(&St::Item) -> bool + Send + Sync + 'static) -> Self {
         Streams {
             until_item: Some(Arc::new(until)),
+            ..self
+        }
+    }
+
+    /// `from |last| ...`: the source resumes after the client's `Last-Event-ID`.
+    pub fn resumes(self) -> Self {
+        Streams {
+            resumes: true,
             ..self
         }
     }
@@ -335,25 +380,49 @@ where
     }
 
     fn serve<R: Render<C, St::Item>>(
-        self,
+        mut self,
         render: R,
     ) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone + Send + Sync + 'static {
         let render = Arc::new(render);
-        let (source, until_item) = (self.source, self.until_item);
-        let open = Arc::new(move |settings: &Settings, ctx: C, _last: &LastEventId| {
-            let stream = source(ctx.clone());
+        let (source, until_item, resumes) = (self.source, self.until_item, self.resumes);
+        let open = Arc::new(move |settings: &Settings, ctx: C, last: &LastEventId| {
+            if last.is_finished() {
+                // The client saw this stream end and reconnected anyway (a page without a
+                // `close` listener): 204 tells EventSource to stop for good.
+                return TransportFuture::ready(Err(Refusal::Status(StatusCode::NO_CONTENT)));
+            }
+            // A plain stream starts over on every connection; a resumable one continues after
+            // the client's position.
+            let from = if resumes {
+                last.tick().unwrap_or_else(|Invalid| {
+                    warn_invalid(settings, "is not a decimal u64");
+                    None
+                })
+            } else {
+                None
+            };
+            if settings
+                .until
+                .is_some_and(|last| from.is_some_and(|from| from >= last))
+            {
+                return TransportFuture::ready(Err(Refusal::Status(StatusCode::NO_CONTENT)));
+            }
+            let stream = source(ctx.clone(), from);
+            let from = from.unwrap_or(0);
             let source = StreamSource::new(
                 stream,
                 ctx,
                 render.clone(),
                 settings.headers.clone(),
                 settings.route,
+                from,
                 settings.until,
                 until_item.clone(),
             );
-            TransportFuture::ready(Ok((source, 0)))
+            TransportFuture::ready(Ok((source, from)))
         });
-        serve(Arc::new(self.settings), self.filter, open)
+        self.settings.marks_its_end = true;
+        serve(Arc::new(self.settings), self.filter, open, self.hooks)
     }
 }
 
@@ -378,22 +447,35 @@ fn serve<Fl, C, S>(
     settings: Arc<Settings>,
     filter: Fl,
     open: Arc<Open<C, S>>,
+    hooks: Hooks<C>,
 ) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone + Send + Sync + 'static
 where
     Fl: Filter<Extract = (C,), Error = Rejection> + Clone + Send + Sync + 'static,
     C: Send + 'static,
     S: Stream<Item = SourceItem> + Unpin + Send + 'static,
 {
+    let hooks = Arc::new(hooks);
     filter
         .and(warp::get())
         .and(last_event_id())
         .and(warp::ext::optional::<WriteTimeout>())
+        .and(warp::ext::optional::<ServerShutdown>())
         .and_then(
-            move |ctx: C, last: LastEventId, connection: Option<WriteTimeout>| {
+            move |ctx: C,
+                  last: LastEventId,
+                  connection: Option<WriteTimeout>,
+                  server: Option<ServerShutdown>| {
                 if let Some(connection) = connection {
                     connection.set(settings.write_timeout);
                 }
-                respond(settings.clone(), open.clone(), ctx, last)
+                respond(
+                    settings.clone(),
+                    open.clone(),
+                    hooks.clone(),
+                    ctx,
+                    last,
+                    server,
+                )
             },
         )
 }
@@ -401,34 +483,36 @@ where
 async fn respond<C, S>(
     settings: Arc<Settings>,
     open: Arc<Open<C, S>>,
+    hooks: Arc<Hooks<C>>,
     ctx: C,
     last: LastEventId,
+    server: Option<ServerShutdown>,
 ) -> Result<Response, Infallible>
 where
     S: Stream<Item = SourceItem> + Unpin + Send + 'static,
 {
-    if settings.shutdown.is_triggered() {
+    let shutdown = server.map(|server| server.0);
+    if settings.shutdown.is_triggered() || shutdown.as_ref().is_some_and(Shutdown::is_triggered) {
         return Ok(unavailable(&settings, "server shutting down"));
     }
     let Some(slot) = settings.clients.join(settings.max_clients) else {
         return Ok(unavailable(&settings, "max_clients reached"));
     };
+    let mut bound = hooks.bind(&ctx);
     let (source, from) = match open(&settings, ctx, &last).await {
         Ok(opened) => opened,
         Err(Refusal::Status(status)) => return Ok(status.into_response()),
         Err(Refusal::RetryLater) => return Ok(event_stream(Response::default())),
     };
-    if let Some(on_open) = &settings.on_open {
-        if catch_unwind(AssertUnwindSafe(on_open)).is_err() {
-            tracing::error!(
-                route = settings.route,
-                "on_open panicked; stream not started"
-            );
-            return Ok(StatusCode::INTERNAL_SERVER_ERROR.into_response());
-        }
+    if bound.open().is_err() {
+        tracing::error!(
+            route = settings.route,
+            "on_open panicked; stream not started"
+        );
+        return Ok(StatusCode::INTERNAL_SERVER_ERROR.into_response());
     }
-    let guard = CloseGuard::new(settings.on_close.clone(), settings.route, from, slot);
-    let body = EventBody::new(source, settings.clone(), guard);
+    let guard = CloseGuard::new(bound.on_close, settings.route, from, slot);
+    let body = EventBody::new(source, settings.clone(), guard, shutdown);
     Ok(event_stream(
         warp::reply::stream(Exclusive(body)).into_response(),
     ))

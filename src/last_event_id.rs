@@ -16,11 +16,20 @@ pub(crate) enum LastEventId {
     Unreadable,
 }
 
+/// The id of the last frame of a stream that ended by itself: a client that reconnects with it
+/// is told `204 No Content`, which makes `EventSource` stop for good.
+pub(crate) const FINISHED: &str = "end";
+
 /// A `Last-Event-ID` that is not one of the source's ids: the stream starts as for a fresh client.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Invalid;
 
 impl LastEventId {
+    /// Whether the client saw its stream end (its last id is [`FINISHED`]).
+    pub(crate) fn is_finished(&self) -> bool {
+        matches!(self, LastEventId::Given(id) if &**id == FINISHED)
+    }
+
     /// As a tick: `Ok(None)` without the header, `Ok(Some(n))` for a plain decimal `u64`.
     pub(crate) fn tick(&self) -> Result<Option<u64>, Invalid> {
         match self {

@@ -54,11 +54,13 @@ mod duration;
 mod endpoint;
 mod event;
 mod frame;
+mod hooks;
 mod hub;
 mod last_event_id;
 mod render;
 mod route;
 mod serve;
+mod settings;
 mod shutdown;
 mod stream_source;
 mod ticks;
@@ -81,14 +83,14 @@ pub use crate::hub::{
 };
 #[cfg(feature = "redis")]
 pub use crate::hub::{RedisTransport, RedisTransportBuilder};
-pub use crate::serve::{serve, Server};
+pub use crate::serve::{serve, Server, DEFAULT_GRACE};
 pub use crate::shutdown::Shutdown;
 
 /// What macro expansions name. Not public API: it changes without notice.
 #[doc(hidden)]
 pub mod __private {
     pub use core::clone::Clone;
-    pub use core::option::Option::{None, Some};
+    pub use core::option::Option::{self, None, Some};
     pub use core::result::Result::Ok;
     pub use core::{compile_error, concat, stringify};
     pub use std::sync::OnceLock;

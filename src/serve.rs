@@ -1,5 +1,5 @@
-//! `serve`: warp's server plus the one thing only a server can do for long-lived streams, a
-//! write timeout on each connection.
+//! `serve`: warp's server plus what only a server can do for long-lived streams: a write timeout
+//! on each connection, and a graceful shutdown that ends every stream it serves.
 //!
 //! A client that stops reading fills the kernel's buffers, then hyper's; from then on hyper
 //! stops polling the response body, so nothing in the body can notice. The timeout therefore
@@ -21,11 +21,18 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
+use tokio::task::JoinSet;
 use tokio::time::Sleep;
 use warp::{Filter, Rejection, Reply};
 
-/// Serves `filter` like `warp::serve`, and closes connections whose writes stall for longer than
-/// their endpoint's `write_timeout` (default 30 s).
+use crate::shutdown::Shutdown;
+
+/// How long [`Server::run`] waits, after its graceful signal, for open connections to take their
+/// close events and finish before it closes them itself.
+pub const DEFAULT_GRACE: Duration = Duration::from_secs(5);
+
+/// Serves `filter` like `warp::serve`, closes connections whose writes stall for longer than
+/// their endpoint's `write_timeout` (default 30 s), and shuts down gracefully on a signal.
 ///
 /// ```
 /// use warp_eventstream::{event_stream, json, serve};
@@ -34,7 +41,8 @@ use warp::{Filter, Rejection, Reply};
 /// # async fn main() {
 /// let ticks = event_stream! { route "/ticks" every 1s write_timeout 10s => |i| json!(i) };
 /// let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-/// let server = serve(ticks).graceful(async { /* tokio::signal::ctrl_c().await */ });
+/// // Ctrl-C: every open stream gets its close event and runs `on_close`; `run` then returns.
+/// let server = serve(ticks).graceful(async { /* let _ = tokio::signal::ctrl_c().await; */ });
 /// server.run(listener).await;
 /// # }
 /// ```
@@ -46,11 +54,12 @@ where
     Server {
         filter,
         signal: std::future::pending(),
+        grace: DEFAULT_GRACE,
     }
 }
 
-/// A server built by [`serve`]: [`graceful`](Server::graceful) optionally, then
-/// [`run`](Server::run).
+/// A server built by [`serve`]: [`graceful`](Server::graceful) and [`grace`](Server::grace)
+/// optionally, then [`run`](Server::run).
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
@@ -66,6 +75,7 @@ where
 pub struct Server<F, S> {
     filter: F,
     signal: S,
+    grace: Duration,
 }
 
 impl<F, R, S> Server<F, S>
@@ -74,17 +84,22 @@ where
     R: Reply,
     S: Future<Output = ()> + Send,
 {
-    /// Stops accepting when `signal` completes, then waits for open connections to finish
-    /// (pair it with [`Shutdown::on`](crate::Shutdown::on), which ends every stream).
+    /// Shuts down when `signal` completes: stops accepting, sends every open stream its close
+    /// event (each runs `on_close`), waits for the connections to finish, for at most the
+    /// [`grace`](Server::grace) period, closes what is left, and returns from
+    /// [`run`](Server::run). Nothing else needs wiring: the endpoints' own
+    /// [`Shutdown`](crate::Shutdown) switches still work too.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
-    /// use warp_eventstream::{event_stream, json, serve, Shutdown};
-    /// let shutdown = Shutdown::new();
-    /// let ticks = event_stream! { route "/ticks" every 1s shutdown shutdown.clone() => |i| json!(i) };
+    /// use warp_eventstream::{event_stream, json, serve};
+    /// let ticks = event_stream! { route "/ticks" every 1s => |i| json!(i) };
     /// let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    /// serve(ticks).graceful(shutdown.clone().on(async {})).run(listener).await;
+    /// serve(ticks)
+    ///     .graceful(async { /* let _ = tokio::signal::ctrl_c().await; */ })
+    ///     .run(listener)
+    ///     .await;
     /// # }
     /// ```
     pub fn graceful<S2>(self, signal: S2) -> Server<F, S2>
@@ -94,10 +109,27 @@ where
         Server {
             filter: self.filter,
             signal,
+            grace: self.grace,
         }
     }
 
-    /// Accepts connections from `listener` until the graceful signal, if any.
+    /// How long, after the graceful signal, connections may take to finish before they are
+    /// closed (default [`DEFAULT_GRACE`], 5 s): a client that stopped reading cannot take its
+    /// close event, and would otherwise hold the shutdown up.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use warp_eventstream::{event_stream, json, serve};
+    /// let ticks = event_stream! { route "/ticks" every 1s => |i| json!(i) };
+    /// let server = serve(ticks).grace(Duration::from_secs(2));
+    /// # let _ = server;
+    /// ```
+    pub fn grace(self, grace: Duration) -> Self {
+        Server { grace, ..self }
+    }
+
+    /// Accepts connections from `listener` until the graceful signal, if any; then shuts down
+    /// as [`graceful`](Server::graceful) says, and returns.
     ///
     /// ```no_run
     /// # #[tokio::main]
@@ -110,6 +142,8 @@ where
     /// ```
     pub async fn run(self, listener: TcpListener) {
         let graceful = GracefulShutdown::new();
+        let shutdown = ServerShutdown(Shutdown::new());
+        let mut connections = JoinSet::new();
         let mut signal = std::pin::pin!(self.signal);
         loop {
             let (socket, _peer) = tokio::select! {
@@ -124,27 +158,52 @@ where
                 },
                 () = &mut signal => break,
             };
+            // Finished connections leave the set as new ones arrive.
+            while connections.try_join_next().is_some() {}
             let limit = WriteTimeout::default();
             let io = TimedIo::new(TokioIo::new(socket), limit.clone());
             let service = warp::service(self.filter.clone());
+            let server = shutdown.clone();
             let service = hyper::service::service_fn(move |mut request: Request<Incoming>| {
                 request.extensions_mut().insert(limit.clone());
+                request.extensions_mut().insert(server.clone());
                 tower_service::Service::call(&mut service.clone(), request)
             });
             let connection = auto::Builder::new(TokioExecutor::new())
                 .serve_connection_with_upgrades(io, service)
                 .into_owned();
             let connection = graceful.watch(connection);
-            tokio::spawn(async move {
+            connections.spawn(async move {
                 if let Err(error) = connection.await {
                     tracing::debug!(%error, "connection ended with an error");
                 }
             });
         }
         drop(listener);
-        graceful.shutdown().await;
+        tracing::info!(
+            open = connections.len(),
+            "shutdown: closing every event stream"
+        );
+        shutdown.0.trigger();
+        if tokio::time::timeout(self.grace, graceful.shutdown())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                grace = ?self.grace,
+                open = connections.len(),
+                "shutdown: grace period over, closing the connections left"
+            );
+            // Dropping a connection drops its streams, which runs their `on_close`.
+            connections.abort_all();
+        }
+        while connections.join_next().await.is_some() {}
     }
 }
+
+/// The graceful signal of the server a request came through: every stream it serves ends on it.
+#[derive(Debug, Clone)]
+pub(crate) struct ServerShutdown(pub(crate) Shutdown);
 
 /// A connection's write timeout, set by the endpoint that answers on it (0: none).
 #[derive(Debug, Clone, Default)]

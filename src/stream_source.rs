@@ -1,5 +1,6 @@
 //! The `from <stream>` source: the user's stream, built per connection, each item rendered by the
-//! handler; `until` ends it after a count or after the first item a predicate accepts.
+//! handler with its number as its id; `until` ends it after a count or after the first item a
+//! predicate accepts.
 
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -25,6 +26,8 @@ pub(crate) struct StreamSource<St: Stream, C, R> {
     render: Arc<R>,
     headers: Arc<[EventHeader]>,
     route: &'static str,
+    /// The id of the last item sent: items are numbered from 1, or from the client's position
+    /// for a resumable stream.
     sent: u64,
     until: Option<u64>,
     until_item: Option<UntilItem<St::Item>>,
@@ -40,6 +43,7 @@ impl<St: Stream, C, R: Render<C, St::Item>> StreamSource<St, C, R> {
         render: Arc<R>,
         headers: Arc<[EventHeader]>,
         route: &'static str,
+        from: u64,
         until: Option<u64>,
         until_item: Option<UntilItem<St::Item>>,
     ) -> Self {
@@ -49,7 +53,7 @@ impl<St: Stream, C, R: Render<C, St::Item>> StreamSource<St, C, R> {
             render,
             headers,
             route,
-            sent: 0,
+            sent: from,
             until,
             until_item,
             last: false,
@@ -129,7 +133,8 @@ where
                     }
                 }
             }
-            match this.render.render(&this.ctx, item, None, &this.headers) {
+            let id = this.sent + 1;
+            match this.render.render(&this.ctx, item, Some(id), &this.headers) {
                 Rendering::Ready(result) => {
                     if let Some(item) = this.rendered(result) {
                         return Poll::Ready(Some(item));

@@ -395,3 +395,122 @@ async fn browser_cut_off_before_its_first_hub_event_resumes_from_its_position_fr
     );
     browser.close().await;
 }
+
+/// A page that, like most, does not listen for `close`: it records every message and marks
+/// itself done once its `EventSource` has stopped for good.
+const NO_CLOSE_LISTENER_PAGE: &str = r#"<!doctype html><body><script>
+    const received = [];
+    window.received = received;
+    const source = new EventSource('/event/counting');
+    window.source = source;
+    source.onmessage = (event) => received.push([event.lastEventId, JSON.parse(event.data)]);
+    source.onerror = () => {
+        if (source.readyState === EventSource.CLOSED) document.body.dataset.done = 'true';
+    };
+</script></body>"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browser_without_a_close_listener_receives_a_finished_from_stream_once() {
+    let opened = Arc::new(AtomicU32::new(0));
+    let steps = {
+        let opened = opened.clone();
+        event_stream! {
+            route "/event/counting"
+            from futures::stream::iter([1, 2, 3])
+            retry 100ms
+            on_open { opened.fetch_add(1, Ordering::SeqCst); }
+        }
+    };
+    let (addr, requests) = serve_page(NO_CLOSE_LISTENER_PAGE, steps).await;
+    let browser = Browser::launch().await;
+    browser.run_page(&format!("http://{addr}/")).await;
+
+    assert_eq!(
+        browser.eval("return window.received;").await,
+        json!([["1", 1], ["2", 2], ["3", 3]]),
+        "every item once"
+    );
+    assert_eq!(
+        browser.eval("return window.source.readyState;").await,
+        json!(2),
+        "CLOSED"
+    );
+    assert_eq!(
+        *requests.lock().unwrap(),
+        [(200, None), (204, Some("end".to_owned()))],
+        "the reconnect after the end was told 204"
+    );
+    assert_eq!(
+        opened.load(Ordering::SeqCst),
+        1,
+        "the stream was opened once"
+    );
+    browser.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browser_cut_off_resumes_a_job_log_at_the_line_after_its_last_event_id() {
+    let (log, lines) = tokio::sync::watch::channel(2u64);
+    let job = event_stream! {
+        route "/event/counting"
+        from |last| crate::finished::lines_after(lines.clone(), last.unwrap_or(0), 5)
+        retry 100ms
+        => text |line| line
+    };
+    let (server, requests) = serve_page(NO_CLOSE_LISTENER_PAGE_TEXT, job).await;
+    let CuttingProxy {
+        addr: proxy,
+        cut,
+        go,
+        ..
+    } = cutting_proxy(server, server, b"data: line 2\n\n").await;
+    let browser = Browser::launch().await;
+    browser
+        .client
+        .goto(&format!("http://{proxy}/"))
+        .await
+        .unwrap();
+    tokio::time::timeout(Duration::from_secs(30), cut)
+        .await
+        .expect("line 2 passes the proxy")
+        .unwrap();
+    // The job goes on while the browser is away.
+    log.send_replace(5);
+    go.send(true).unwrap();
+    browser
+        .client
+        .wait()
+        .at_most(Duration::from_secs(30))
+        .for_element(Locator::Css("body[data-done='true']"))
+        .await
+        .expect("the page's EventSource stops for good");
+
+    let expected: Vec<Value> = (1..=5)
+        .map(|n| json!([n.to_string(), format!("line {n}")]))
+        .collect();
+    assert_eq!(
+        browser.eval("return window.received;").await,
+        json!(expected)
+    );
+    assert_eq!(
+        *requests.lock().unwrap(),
+        [
+            (200, None),
+            (200, Some("2".to_owned())),
+            (204, Some("end".to_owned()))
+        ],
+        "resumed at line 3, then told the log had ended"
+    );
+    browser.close().await;
+}
+
+/// [`NO_CLOSE_LISTENER_PAGE`] for text events.
+const NO_CLOSE_LISTENER_PAGE_TEXT: &str = r#"<!doctype html><body><script>
+    const received = [];
+    window.received = received;
+    const source = new EventSource('/event/counting');
+    source.onmessage = (event) => received.push([event.lastEventId, event.data]);
+    source.onerror = () => {
+        if (source.readyState === EventSource.CLOSED) document.body.dataset.done = 'true';
+    };
+</script></body>"#;

@@ -10,6 +10,8 @@ use warp_eventstream::{event_stream, json};
 use crate::client::{get, take_events};
 use crate::server::{serve, Calls};
 
+const LIMIT: Duration = Duration::from_secs(10);
+
 #[tokio::test]
 async fn client_leaving_while_idle_runs_on_close_with_ticks_sent_within_a_second() {
     let mut closed = Calls::new();
@@ -229,4 +231,42 @@ async fn graceful_shutdown_sends_every_stream_its_close_event_and_runs_every_on_
         closed.so_far().is_empty(),
         "on_close ran once per connection"
     );
+}
+
+#[tokio::test]
+async fn hooks_see_route_parameters_and_with_values_by_name() {
+    let mut opened = Calls::new();
+    let mut closed = Calls::new();
+    let (open_tx, close_tx) = (opened.sender.clone(), closed.sender.clone());
+    let prices = event_stream! {
+        route "/prices" / symbol: String
+        with user = warp::header::<String>("x-user")
+        every 5ms
+        until 2
+        on_open { open_tx.send(format!("{user} opened {symbol}")).unwrap() }
+        on_close |n| { close_tx.send(format!("{user} left {symbol} after {n}")).unwrap() }
+        => |i| json!({ "symbol": symbol, "tick": i })
+    };
+    let addr = serve(prices).await;
+    let body = get(addr, "/prices/ACME", &[("x-user", "ann")])
+        .await
+        .body()
+        .await;
+    assert!(
+        body.contains(r#"data: {"symbol":"ACME","tick":2}"#),
+        "{body}"
+    );
+    assert_eq!(opened.next_within(LIMIT).await, "ann opened ACME");
+    assert_eq!(closed.next_within(LIMIT).await, "ann left ACME after 2");
+
+    // A request the stream does not start for runs neither hook.
+    let finished = get(
+        addr,
+        "/prices/ACME",
+        &[("x-user", "bob"), ("last-event-id", "2")],
+    )
+    .await;
+    assert_eq!(finished.status, 204);
+    assert_eq!(opened.so_far(), Vec::<String>::new());
+    assert_eq!(closed.so_far(), Vec::<String>::new());
 }

@@ -12,6 +12,7 @@ mod server;
 
 pub mod browser;
 mod computed_events;
+pub mod finished;
 mod framing_property;
 mod hub;
 mod lifecycle;

@@ -54,10 +54,13 @@ async fn a_stream_source_built_from_path_parameters_ends_at_the_until_predicate(
     assert_eq!(sent[4], json!({ "job": 7, "percent": 100, "done": true }));
     assert_eq!(sent[5], json!(5), "the close event carries the count sent");
     assert!(
-        body.starts_with("event: progress\ndata: "),
-        "stream items carry no id: {body}"
+        body.starts_with("event: progress\nid: 1\ndata: "),
+        "stream items are numbered from 1: {body}"
     );
-    assert!(body.ends_with("event: close\ndata: 5\n\n"));
+    assert!(
+        body.ends_with("event: close\nid: end\ndata: 5\n\n"),
+        "the close event's id marks the end, which a reconnect sends back: {body}"
+    );
 
     assert_eq!(
         get(addr, "/jobs/seven/progress", &[]).await.status,
@@ -78,7 +81,7 @@ async fn a_stream_handler_maps_items_and_a_count_until_stops_early() {
     let body = get(addr, "/squares", &[]).await.body().await;
     assert_eq!(
         body,
-        "data: 1 squared is 1\n\ndata: 2 squared is 4\n\ndata: 3 squared is 9\n\nevent: close\ndata: 3\n\n"
+        "id: 1\ndata: 1 squared is 1\n\nid: 2\ndata: 2 squared is 4\n\nid: 3\ndata: 3 squared is 9\n\nevent: close\nid: end\ndata: 3\n\n"
     );
 }
 
@@ -162,7 +165,10 @@ async fn async_stream_handlers_see_each_item() {
     };
     let addr = serve(lengths).await;
     let body = get(addr, "/lengths", &[]).await.body().await;
-    assert_eq!(body, "data: 1\n\ndata: 2\n\ndata: 3\n\n");
+    assert_eq!(
+        body, "id: 1\ndata: 1\n\nid: 2\ndata: 2\n\nid: 3\ndata: 3\n\nid: end\n\n",
+        "without a close event, an id-only frame marks the end"
+    );
 }
 
 event_stream! {
