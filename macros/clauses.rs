@@ -35,9 +35,13 @@ macro_rules! __event_stream_clauses {
     ([$($done:tt)*] every $period:literal $($rest:tt)*) => {
         $crate::__event_stream_clauses!([$($done)* (every $period)] $($rest)*)
     };
+    // `every (config.period)`: a `Duration` known at run time, in parentheses.
+    ([$($done:tt)*] every ($($period:tt)+) $($rest:tt)*) => {
+        $crate::__event_stream_clauses!([$($done)* (every ($($period)+))] $($rest)*)
+    };
     ([$($done:tt)*] every $($rest:tt)*) => {
         $crate::__private::compile_error!(
-            "`every` takes a duration such as `250ms`, `1s`, `2min` or `1h`: every 1s"
+            "`every` takes a literal duration such as `250ms`, `1s`, `2min` or `1h`, or a `Duration` expression in parentheses: every 1s or every (config.period)"
         )
     };
 
@@ -100,9 +104,12 @@ macro_rules! __event_stream_clauses {
     ([$($done:tt)*] write_timeout $limit:literal $($rest:tt)*) => {
         $crate::__event_stream_clauses!([$($done)* (write_timeout $limit)] $($rest)*)
     };
+    ([$($done:tt)*] write_timeout ($($limit:tt)+) $($rest:tt)*) => {
+        $crate::__event_stream_clauses!([$($done)* (write_timeout ($($limit)+))] $($rest)*)
+    };
     ([$($done:tt)*] write_timeout $($rest:tt)*) => {
         $crate::__private::compile_error!(
-            "`write_timeout` takes a duration or `off`: write_timeout 30s or write_timeout off"
+            "`write_timeout` takes a literal duration, a `Duration` expression in parentheses, or `off`: write_timeout 30s, write_timeout (config.timeout) or write_timeout off"
         )
     };
 
@@ -113,9 +120,12 @@ macro_rules! __event_stream_clauses {
     ([$($done:tt)*] keep_alive $every:literal $($rest:tt)*) => {
         $crate::__event_stream_clauses!([$($done)* (keep_alive $every)] $($rest)*)
     };
+    ([$($done:tt)*] keep_alive ($($every:tt)+) $($rest:tt)*) => {
+        $crate::__event_stream_clauses!([$($done)* (keep_alive ($($every)+))] $($rest)*)
+    };
     ([$($done:tt)*] keep_alive $($rest:tt)*) => {
         $crate::__private::compile_error!(
-            "`keep_alive` takes a duration or `off`: keep_alive 15s or keep_alive off"
+            "`keep_alive` takes a literal duration, a `Duration` expression in parentheses, or `off`: keep_alive 15s, keep_alive (config.heartbeat) or keep_alive off"
         )
     };
 
@@ -123,9 +133,12 @@ macro_rules! __event_stream_clauses {
     ([$($done:tt)*] retry $delay:literal $($rest:tt)*) => {
         $crate::__event_stream_clauses!([$($done)* (retry $delay)] $($rest)*)
     };
+    ([$($done:tt)*] retry ($($delay:tt)+) $($rest:tt)*) => {
+        $crate::__event_stream_clauses!([$($done)* (retry ($($delay)+))] $($rest)*)
+    };
     ([$($done:tt)*] retry $($rest:tt)*) => {
         $crate::__private::compile_error!(
-            "`retry` takes a duration such as `500ms` or `2s`: retry 2s"
+            "`retry` takes a literal duration or a `Duration` expression in parentheses: retry 2s or retry (config.retry)"
         )
     };
 
@@ -224,10 +237,47 @@ macro_rules! __event_stream_clauses {
         $crate::__event_stream_checks!([$($done)*] (Now Json $item $body))
     };
     ([$($done:tt)*] => $($rest:tt)*) => {
+        $crate::__event_stream_clauses!(@bad_handler $($rest)*)
+    };
+    // `@bad_handler tokens`: the handler's own keywords first, then `@misplaced`.
+    (@bad_handler async $($rest:tt)*) => { $crate::__event_stream_clauses!(@bad_handler $($rest)*) };
+    (@bad_handler text $($rest:tt)*) => { $crate::__event_stream_clauses!(@bad_handler $($rest)*) };
+    (@bad_handler event $($rest:tt)*) => { $crate::__event_stream_clauses!(@bad_handler $($rest)*) };
+    (@bad_handler $($rest:tt)*) => { $crate::__event_stream_clauses!(@misplaced $($rest)*) };
+    // `@misplaced tokens`: a handler that matched no form. A clause keyword among its tokens
+    // means a clause was written after the handler; otherwise the handler's form is wrong.
+    (@misplaced route $($rest:tt)*) => { $crate::__event_stream_clauses!(@clause_after_handler route) };
+    (@misplaced every $($rest:tt)*) => { $crate::__event_stream_clauses!(@clause_after_handler every) };
+    (@misplaced from $($rest:tt)*) => { $crate::__event_stream_clauses!(@clause_after_handler from) };
+    (@misplaced until $($rest:tt)*) => { $crate::__event_stream_clauses!(@clause_after_handler until) };
+    (@misplaced with $($rest:tt)*) => { $crate::__event_stream_clauses!(@clause_after_handler with) };
+    (@misplaced event $($rest:tt)*) => { $crate::__event_stream_clauses!(@clause_after_handler event) };
+    (@misplaced keep_alive $($rest:tt)*) => { $crate::__event_stream_clauses!(@clause_after_handler keep_alive) };
+    (@misplaced write_timeout $($rest:tt)*) => { $crate::__event_stream_clauses!(@clause_after_handler write_timeout) };
+    (@misplaced retry $($rest:tt)*) => { $crate::__event_stream_clauses!(@clause_after_handler retry) };
+    (@misplaced close_event $($rest:tt)*) => { $crate::__event_stream_clauses!(@clause_after_handler close_event) };
+    (@misplaced buffer $($rest:tt)*) => { $crate::__event_stream_clauses!(@clause_after_handler buffer) };
+    (@misplaced on_lag $($rest:tt)*) => { $crate::__event_stream_clauses!(@clause_after_handler on_lag) };
+    (@misplaced max_clients $($rest:tt)*) => { $crate::__event_stream_clauses!(@clause_after_handler max_clients) };
+    (@misplaced clients $($rest:tt)*) => { $crate::__event_stream_clauses!(@clause_after_handler clients) };
+    (@misplaced shutdown $($rest:tt)*) => { $crate::__event_stream_clauses!(@clause_after_handler shutdown) };
+    (@misplaced on_open $($rest:tt)*) => { $crate::__event_stream_clauses!(@clause_after_handler on_open) };
+    (@misplaced on_close $($rest:tt)*) => { $crate::__event_stream_clauses!(@clause_after_handler on_close) };
+    (@misplaced $other:tt $($rest:tt)*) => {
+        $crate::__event_stream_clauses!(@misplaced $($rest)*)
+    };
+    (@misplaced) => {
         $crate::__private::compile_error!(
             "the handler takes one argument, the tick number or stream item: => |i| json!({ \"count\": i }), => text |i| format!(\"tick {}\", i), => event |i| Event::json(i).name(\"tick\"), each optionally `async`"
         )
     };
+    (@clause_after_handler $keyword:ident) => {
+        $crate::__private::compile_error!($crate::__private::concat!(
+            "`", $crate::__private::stringify!($keyword),
+            "` is written after the handler: every clause comes before `=> handler`, which ends the endpoint: event_stream! { route \"/ticks\" every 1s => |i| json!(i) }"
+        ))
+    };
+
 
     // The tokens ran out: no handler (which only a `from` source may leave out).
     ([$($done:tt)*]) => {

@@ -36,7 +36,7 @@ macro_rules! __event_stream_expand {
     (@build $h:tt [$r:tt] $s:tt $w:tt [$u:tt $u2:tt $($uu:tt)*] $($rest:tt)*) => { $crate::__private::placeholder() };
 
     // `every`: the tick source.
-    (@build $handler:tt [$route:tt] [(every $period:literal)] [$($with:tt)?] [$($until:tt)?] [$($setting:tt)*]) => {{
+    (@build $handler:tt [$route:tt] [(every $period:tt)] [$($with:tt)?] [$($until:tt)?] [$($setting:tt)*]) => {{
         let __endpoint = $crate::__event_stream_expand!(@endpoint $route)
             .every($crate::__event_stream_expand!(@duration every $period));
         $( let __endpoint = $crate::__event_stream_expand!(@until_ticks __endpoint $until); )?
@@ -139,7 +139,7 @@ macro_rules! __event_stream_expand {
         $crate::__private::with_value($crate::__private::Filter::and($route, $($filter)+))
     };
     (@with $route:ident (with check $($filter:tt)+)) => {
-        $crate::__private::without($crate::__private::Filter::and($route, $($filter)+))
+        $crate::__private::with_check($route, $($filter)+)
     };
 
     // `@pattern [(route ...) with?]`: binds the context's parts to the names the clauses gave.
@@ -155,13 +155,23 @@ macro_rules! __event_stream_expand {
 
     (@piece (first $path:literal)) => {
         $crate::__private::Piece::Literal({
-            const ROUTE: &str = $crate::__private::validate::route(
-                $crate::__private::stringify!($path),
-                $crate::__private::concat!(
-                    "`route` takes a path such as \"/event/counting\": a leading `/`, non-empty segments of URL path characters; found ",
-                    $crate::__private::stringify!($path)
-                ),
-            );
+            const ROUTE: &str = match $crate::__private::validate::route($crate::__private::stringify!($path)) {
+                $crate::__private::Ok(route) => route,
+                $crate::__private::Err($crate::__private::validate::RouteError::Parameter) => {
+                    const MESSAGE: &str = $crate::__private::concat!(
+                        "`route` takes path parameters after the literal, as `/ name: Type`: route \"/prices\" / symbol: String; found ",
+                        $crate::__private::stringify!($path)
+                    );
+                    $crate::__private::panic!("{}", MESSAGE)
+                }
+                $crate::__private::Err($crate::__private::validate::RouteError::Malformed) => {
+                    const MESSAGE: &str = $crate::__private::concat!(
+                        "`route` takes a path such as \"/event/counting\": a leading `/`, non-empty segments of URL path characters; found ",
+                        $crate::__private::stringify!($path)
+                    );
+                    $crate::__private::panic!("{}", MESSAGE)
+                }
+            };
             ROUTE
         })
     };
@@ -306,7 +316,7 @@ macro_rules! __event_stream_expand {
     (@apply $source:ident $endpoint:ident (keep_alive off)) => {
         $endpoint.keep_alive($crate::__private::None)
     };
-    (@apply $source:ident $endpoint:ident (keep_alive $every:literal)) => {
+    (@apply $source:ident $endpoint:ident (keep_alive $every:tt)) => {
         $endpoint.keep_alive($crate::__private::Some(
             $crate::__event_stream_expand!(@duration keep_alive $every)
         ))
@@ -314,12 +324,12 @@ macro_rules! __event_stream_expand {
     (@apply $source:ident $endpoint:ident (write_timeout off)) => {
         $endpoint.write_timeout($crate::__private::None)
     };
-    (@apply $source:ident $endpoint:ident (write_timeout $limit:literal)) => {
+    (@apply $source:ident $endpoint:ident (write_timeout $limit:tt)) => {
         $endpoint.write_timeout($crate::__private::Some(
             $crate::__event_stream_expand!(@duration write_timeout $limit)
         ))
     };
-    (@apply $source:ident $endpoint:ident (retry $delay:literal)) => {
+    (@apply $source:ident $endpoint:ident (retry $delay:tt)) => {
         $endpoint.retry($crate::__event_stream_expand!(@duration retry $delay))
     };
     (@apply $source:ident $endpoint:ident (close_event off)) => {
@@ -379,16 +389,33 @@ macro_rules! __event_stream_expand {
         COUNT
     }};
 
-    // `@duration clause literal`: a compile-time `Duration`, or an error naming `clause`.
+    // `@duration clause literal`: a compile-time `Duration`, or an error naming `clause`;
+    // `@duration clause (expr)`: a `Duration` computed at run time, checked when the endpoint is
+    // built.
     (@duration $clause:ident $value:literal) => {{
-        const DURATION: $crate::__private::Duration = $crate::__private::duration(
-            $crate::__private::stringify!($value),
-            $crate::__private::concat!(
-                "`", $crate::__private::stringify!($clause),
-                "` takes a duration such as `250ms`, `1s`, `2min` or `1h`; found `",
-                $crate::__private::stringify!($value), "`"
-            ),
-        );
+        const DURATION: $crate::__private::Duration = match $crate::__private::duration($crate::__private::stringify!($value)) {
+            $crate::__private::Ok(duration) => duration,
+            $crate::__private::Err($crate::__private::DurationError::Zero) => {
+                const MESSAGE: &str = $crate::__private::concat!(
+                    "`", $crate::__private::stringify!($clause),
+                    "` must be longer than zero: a duration such as `250ms` or `1s`; found `",
+                    $crate::__private::stringify!($value), "`"
+                );
+                $crate::__private::panic!("{}", MESSAGE)
+            }
+            $crate::__private::Err($crate::__private::DurationError::Malformed) => {
+                const MESSAGE: &str = $crate::__private::concat!(
+                    "`", $crate::__private::stringify!($clause),
+                    "` takes a duration such as `250ms`, `1s`, `2min` or `1h`; found `",
+                    $crate::__private::stringify!($value), "`"
+                );
+                $crate::__private::panic!("{}", MESSAGE)
+            }
+        };
         DURATION
+    }};
+    (@duration $clause:ident ($($value:tt)+)) => {{
+        let __duration: $crate::__private::Duration = $($value)+;
+        __duration
     }};
 }

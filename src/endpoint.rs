@@ -83,6 +83,7 @@ impl Endpoint {
     }
 
     pub fn retry(self, delay: Duration) -> Self {
+        let delay = nonzero("retry", delay);
         self.with(|s| s.retry_frame = Some(encode_retry(delay.as_millis())))
     }
 

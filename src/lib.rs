@@ -91,8 +91,8 @@ pub use crate::shutdown::Shutdown;
 pub mod __private {
     pub use core::clone::Clone;
     pub use core::option::Option::{self, None, Some};
-    pub use core::result::Result::Ok;
-    pub use core::{compile_error, concat, stringify};
+    pub use core::result::Result::{Err, Ok};
+    pub use core::{compile_error, concat, panic, stringify};
     pub use std::sync::OnceLock;
     pub use std::time::Duration;
 
@@ -101,8 +101,8 @@ pub mod __private {
     pub use warp::{Filter, Rejection};
 
     pub use crate::clients::Clients;
-    pub use crate::context::{placeholder, with_value, without};
-    pub use crate::duration::parse as duration;
+    pub use crate::context::{placeholder, with_check, with_value, without};
+    pub use crate::duration::{parse as duration, DurationError};
     pub use crate::endpoint::Endpoint;
     pub use crate::hub::OnLag;
     pub use crate::render::{Built, Json, Text};
@@ -110,6 +110,6 @@ pub mod __private {
 
     /// Compile-time checks of literal clause arguments.
     pub mod validate {
-        pub use crate::validate::{count, event_names, route, route_segment};
+        pub use crate::validate::{count, event_names, route, route_segment, RouteError};
     }
 }

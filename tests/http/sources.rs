@@ -189,3 +189,26 @@ async fn named_endpoints_are_functions_with_their_own_client_count() {
     // The body ended on the wire after the guard gave its place back.
     assert_eq!(countdown_clients().count(), 0);
 }
+
+#[test]
+#[should_panic(expected = "`every` must be longer than zero")]
+fn a_zero_period_given_at_run_time_is_refused_when_the_endpoint_is_built() {
+    let period = std::time::Duration::ZERO;
+    let _ticks = event_stream! { route "/ticks" every (period) => |i| json!(i) };
+}
+
+#[tokio::test]
+async fn durations_given_at_run_time_drive_the_stream() {
+    let period = std::time::Duration::from_millis(5);
+    let ticks = event_stream! {
+        route "/ticks" every (period) until 3 retry (period * 200) keep_alive (period * 1000)
+        => |i| json!(i)
+    };
+    let addr = serve(ticks).await;
+    let body = get(addr, "/ticks", &[]).await.body().await;
+    assert!(
+        body.starts_with("retry: 1000\n\nid: 1\ndata: 1\n\n"),
+        "{body}"
+    );
+    assert!(body.ends_with("event: close\ndata: 3\n\n"), "{body}");
+}
