@@ -13,5 +13,8 @@ use warp_eventstream::Hub;
 
 #[tokio::main]
 async fn main() {
+    // The crate logs what goes wrong (a skipped event, a panic, a lagging client) through
+    // `tracing`; this prints it.
+    tracing_subscriber::fmt::init();
     chat_room::serve(Hub::new(), 3031).await;
 }

@@ -19,6 +19,9 @@ use warp_eventstream::{Hub, RedisTransport};
 
 #[tokio::main]
 async fn main() {
+    // The crate logs what goes wrong (a skipped event, a panic, a lagging client) through
+    // `tracing`; this prints it.
+    tracing_subscriber::fmt::init();
     let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
     let transport = match RedisTransport::builder(&url)
         .replay(10_000)

@@ -12,6 +12,9 @@ const PAGE: &str = include_str!("counting.html");
 
 #[tokio::main]
 async fn main() {
+    // The crate logs what goes wrong (a skipped event, a panic, a lagging client) through
+    // `tracing`; this prints it.
+    tracing_subscriber::fmt::init();
     let counting = event_stream! {
         route "/event/counting"
         every 1s

@@ -82,6 +82,9 @@ impl Jobs {
 
 #[tokio::main]
 async fn main() {
+    // The crate logs what goes wrong (a skipped event, a panic, a lagging client) through
+    // `tracing`; this prints it.
+    tracing_subscriber::fmt::init();
     let jobs = Jobs::default();
 
     // POST /jobs: starts a job and answers its id.
