@@ -17,6 +17,7 @@ use tokio_util::sync::WaitForCancellationFutureOwned;
 use crate::close::CloseGuard;
 use crate::frame::{encode_events, EventHeader, Payload, KEEP_ALIVE};
 use crate::last_event_id::FINISHED;
+use crate::metrics::CloseReason;
 use crate::settings::Settings;
 use crate::shutdown::Shutdown;
 
@@ -52,8 +53,8 @@ pub(crate) type SourceItem = Result<Sent, Abort>;
 
 enum State {
     Streaming,
-    /// The source ended or shutdown began: the close event goes out, then the body ends.
-    Closing(&'static str),
+    /// Shutdown began: the close event goes out, then the body ends.
+    Closing,
     Done,
 }
 
@@ -143,6 +144,13 @@ where
         ))
     }
 
+    /// The stream's last frame (the close event), counted as written.
+    fn written_closing(&self, frame: Option<Bytes>) -> Option<Result<Bytes, Abort>> {
+        let frame = frame?;
+        self.settings.metrics.written(0, frame.len());
+        Some(Ok(frame))
+    }
+
     fn shutting_down(&mut self, cx: &mut Context<'_>) -> bool {
         self.shutdown.as_mut().poll(cx).is_ready()
             || self
@@ -160,28 +168,35 @@ where
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.get_mut();
+        // What the source and the close log while polled belongs to this stream's span.
+        let span = this.guard.span.clone();
+        let _entered = span.enter();
+        let metrics = &this.settings.metrics;
         if let Some(preamble) = this.preamble.take() {
+            metrics.written(0, preamble.len());
             return Poll::Ready(Some(Ok(preamble)));
         }
         if let State::Streaming = this.state {
             if this.shutting_down(cx) {
-                this.state = State::Closing("server shutting down");
+                this.state = State::Closing;
             }
         }
         match std::mem::replace(&mut this.state, State::Done) {
             State::Streaming => this.state = State::Streaming,
-            State::Closing(reason) => {
+            State::Closing => {
                 let frame = this.close_frame(false);
-                this.guard.close(reason);
-                return Poll::Ready(frame.map(Ok));
+                this.guard.close(CloseReason::Shutdown);
+                return Poll::Ready(this.written_closing(frame));
             }
             State::Done => {
-                this.guard.close("stream ended");
+                this.guard.close(CloseReason::Ended);
                 return Poll::Ready(None);
             }
         }
         match Pin::new(&mut this.source).poll_next(cx) {
             Poll::Ready(Some(Ok(sent))) => {
+                let events = sent.count.saturating_sub(this.guard.count());
+                this.settings.metrics.written(events, sent.frame.len());
                 this.guard.sent(sent.count);
                 this.written();
                 Poll::Ready(Some(Ok(sent.frame)))
@@ -189,23 +204,29 @@ where
             Poll::Ready(Some(Err(abort))) => {
                 tracing::warn!(route = this.settings.route, reason = %abort, "stream aborted");
                 this.state = State::Done;
-                this.guard.close("aborted");
                 match abort {
                     // Ends the body without a close event, so the browser reconnects; an error
                     // would make hyper drop the frames it has not flushed yet, and with them
                     // the id the client must resume from.
-                    Abort::Lagged(_) => Poll::Ready(None),
-                    Abort::Panicked => Poll::Ready(Some(Err(abort))),
+                    Abort::Lagged(_) => {
+                        this.guard.close(CloseReason::Lagged);
+                        Poll::Ready(None)
+                    }
+                    Abort::Panicked => {
+                        this.guard.close(CloseReason::Panic);
+                        Poll::Ready(Some(Err(abort)))
+                    }
                 }
             }
             Poll::Ready(None) => {
                 this.state = State::Done;
                 let frame = this.close_frame(true);
-                this.guard.close("source ended");
-                Poll::Ready(frame.map(Ok))
+                this.guard.close(CloseReason::Ended);
+                Poll::Ready(this.written_closing(frame))
             }
             Poll::Pending => {
                 if this.keep_alive_due(cx) {
+                    this.settings.metrics.keep_alive(KEEP_ALIVE.len());
                     return Poll::Ready(Some(Ok(KEEP_ALIVE)));
                 }
                 Poll::Pending

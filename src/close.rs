@@ -1,36 +1,63 @@
-//! `on_close` exactly once per connection, however the connection ends.
+//! `on_close` exactly once per connection, however the connection ends; and what the operator
+//! sees of it: the stream's span, its close reason, the endpoint's metrics.
 //!
 //! The guard lives inside the response body. hyper drops the body when the stream ends, when the
 //! client goes away (it notices EOF even while the body is idle) and when the server's runtime
 //! shuts down, so `Drop` is the one place that sees every ending.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
+
+use tokio::time::Instant;
 
 use crate::clients::ClientSlot;
 use crate::hooks::CloseHook;
+use crate::metrics::{CloseReason, Reconnect};
+use crate::serve::WriteTimeout;
+use crate::settings::Settings;
+use crate::shutdown::Shutdown;
 
-/// Runs `on_close` once, with the count of events sent, when the stream ends or is dropped; and
-/// frees the connection's place in the endpoint's client count.
+/// What a connection's guard needs to tell, when it is dropped, why the stream ended.
+pub(crate) struct Connection {
+    /// The connection's write timeout, under [`serve`](crate::serve()): it says when it fired.
+    pub(crate) write_timeout: Option<WriteTimeout>,
+    /// The graceful signal of the [`serve`](crate::serve()) running the connection.
+    pub(crate) server_shutdown: Option<Shutdown>,
+}
+
+/// Runs `on_close` once, with the count of events sent, when the stream ends or is dropped;
+/// frees the connection's place in the endpoint's client count; records the close.
 pub(crate) struct CloseGuard {
     on_close: Option<CloseHook>,
     sent: u64,
-    route: &'static str,
+    settings: Arc<Settings>,
     slot: Option<ClientSlot>,
+    opened_at: Instant,
+    connection: Connection,
+    /// The stream's span: route, peer and `Last-Event-ID`, then the reason and events sent.
+    pub(crate) span: tracing::Span,
 }
 
 impl CloseGuard {
     pub(crate) fn new(
         on_close: Option<CloseHook>,
-        route: &'static str,
+        settings: Arc<Settings>,
         sent: u64,
         slot: ClientSlot,
+        connection: Connection,
+        span: tracing::Span,
+        from: Reconnect,
     ) -> Self {
-        tracing::debug!(route, "stream opened");
+        settings.metrics.opened(from);
+        tracing::debug!(parent: &span, "stream opened");
         CloseGuard {
             on_close,
             sent,
-            route,
+            settings,
             slot: Some(slot),
+            opened_at: Instant::now(),
+            connection,
+            span,
         }
     }
 
@@ -45,21 +72,49 @@ impl CloseGuard {
 
     /// Runs `on_close(sent)` unless it already ran. A panic inside it is logged and stays
     /// inside this connection: it never unwinds into hyper or aborts a drop in progress.
-    pub(crate) fn close(&mut self, reason: &'static str) {
+    pub(crate) fn close(&mut self, reason: CloseReason) {
         if let Some(slot) = self.slot.take() {
+            drop(slot);
+            let lifetime = self.opened_at.elapsed();
+            self.settings.metrics.closed(reason, lifetime);
+            self.span.record("reason", reason.label());
+            self.span.record("events", self.sent);
             tracing::debug!(
-                route = self.route,
-                sent = self.sent,
-                reason,
+                parent: &self.span,
+                reason = reason.label(),
+                events = self.sent,
+                seconds = lifetime.as_secs_f64(),
                 "stream closed"
             );
-            drop(slot);
         }
         if let Some(on_close) = self.on_close.take() {
             let sent = self.sent;
             if catch_unwind(AssertUnwindSafe(|| on_close(sent))).is_err() {
-                tracing::error!(route = self.route, sent, "on_close panicked");
+                tracing::error!(parent: &self.span, route = self.settings.route, sent, "on_close panicked");
             }
+        }
+    }
+
+    /// Why hyper dropped the body: the write timeout fired, a shutdown was under way (the
+    /// grace period ran out, or the runtime stopped), or else the client went away.
+    fn dropped_because(&self) -> CloseReason {
+        let timed_out = self
+            .connection
+            .write_timeout
+            .as_ref()
+            .is_some_and(WriteTimeout::fired);
+        let shutting_down = self.settings.shutdown.is_triggered()
+            || self
+                .connection
+                .server_shutdown
+                .as_ref()
+                .is_some_and(Shutdown::is_triggered);
+        if timed_out {
+            CloseReason::WriteTimeout
+        } else if shutting_down {
+            CloseReason::Shutdown
+        } else {
+            CloseReason::ClientLeft
         }
     }
 }
@@ -67,7 +122,10 @@ impl CloseGuard {
 impl Drop for CloseGuard {
     fn drop(&mut self) {
         // Every deliberate ending calls `close` first; reaching here with work left means hyper
-        // dropped the body: the client went away or the server is shutting down.
-        self.close("client gone or server stopped");
+        // dropped the body: the client went away, a write timed out or the server is stopping.
+        if self.slot.is_some() || self.on_close.is_some() {
+            let reason = self.dropped_because();
+            self.close(reason);
+        }
     }
 }

@@ -5,6 +5,7 @@
 //! type the next closure needs, so closures in the user's clauses infer their argument types.
 
 use std::convert::Infallible;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,13 +17,14 @@ use warp::{Filter, Rejection, Reply};
 
 use crate::body::{EventBody, Exclusive, SourceItem};
 use crate::clients::Clients;
-use crate::close::CloseGuard;
+use crate::close::{CloseGuard, Connection};
 use crate::frame::{encode_retry, EventHeader};
 use crate::hooks::Hooks;
 use crate::hub::{Hub, HubSource, OnLag, TransportFuture};
 use crate::last_event_id::{last_event_id, Invalid, LastEventId};
+use crate::metrics::{self, Reconnect};
 use crate::render::{Format, Later, Now, Render};
-use crate::serve::{ServerShutdown, WriteTimeout};
+use crate::serve::{PeerAddr, ServerShutdown, WriteTimeout};
 use crate::settings::Settings;
 use crate::shutdown::Shutdown;
 use crate::stream_source::{StreamSource, UntilItem};
@@ -216,28 +218,39 @@ where
             topic,
             hooks,
         } = self;
-        let open = Arc::new(move |settings: &Settings, ctx: C, last: &LastEventId| {
-            let topic = topic(ctx);
-            let after = last
-                .position(|id| hub.parse_id(id))
-                .unwrap_or_else(|Invalid| {
-                    warn_invalid(settings, "is not an id of this hub's transport");
-                    None
-                });
-            let subscribing = hub.subscribe(topic.as_ref(), after);
-            let (buffer, on_lag, route) = (settings.buffer, settings.on_lag, settings.route);
-            TransportFuture::new(async move {
-                match subscribing.await {
-                    Ok(subscription) => {
-                        Ok((HubSource::new(subscription, buffer, on_lag, route), 0))
+        let open = Arc::new(
+            move |settings: &Arc<Settings>, ctx: C, last: &LastEventId| {
+                let topic = topic(ctx);
+                let after = last
+                    .position(|id| hub.parse_id(id))
+                    .unwrap_or_else(|Invalid| {
+                        warn_invalid(settings, "is not an id of this hub's transport");
+                        None
+                    });
+                let subscribing = hub.subscribe(topic.as_ref(), after);
+                let gauge = hub
+                    .records_topics()
+                    .then(|| Box::<str>::from(topic.as_ref()));
+                let settings = settings.clone();
+                TransportFuture::new(async move {
+                    match subscribing.await {
+                        Ok(subscription) => {
+                            let reconnect = match (&subscription.reset, after) {
+                                (Some(_), _) => Reconnect::Reset,
+                                (None, Some(_)) => Reconnect::Resumed,
+                                (None, None) => Reconnect::None,
+                            };
+                            let source = HubSource::new(subscription, settings, gauge);
+                            Ok(Started::new(source, 0, reconnect))
+                        }
+                        Err(error) => {
+                            tracing::warn!(route = settings.route, %error, "hub subscription failed; the client will retry");
+                            Err(NoStream::RetryLater)
+                        }
                     }
-                    Err(error) => {
-                        tracing::warn!(route, %error, "hub subscription failed; the client will retry");
-                        Err(Refusal::RetryLater)
-                    }
-                }
-            })
-        });
+                })
+            },
+        );
         serve(Arc::new(settings), filter, open, hooks)
     }
 }
@@ -289,27 +302,30 @@ where
         render: R,
     ) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone + Send + Sync + 'static {
         let render = Arc::new(render);
-        let open = Arc::new(move |settings: &Settings, ctx: C, last: &LastEventId| {
-            let from = last.tick().unwrap_or_else(|Invalid| {
-                warn_invalid(settings, "is not a decimal u64");
-                None
-            });
-            let from = from.unwrap_or(0);
-            if settings.until.is_some_and(|last| from >= last) {
-                // The stream already ended for this client; 204 tells EventSource to stop for good.
-                return TransportFuture::ready(Err(Refusal::Status(StatusCode::NO_CONTENT)));
-            }
-            let source = TickSource::new(
-                ctx,
-                render.clone(),
-                settings.headers.clone(),
-                settings.route,
-                settings.period,
-                from,
-                settings.until,
-            );
-            TransportFuture::ready(Ok((source, from)))
-        });
+        let open = Arc::new(
+            move |settings: &Arc<Settings>, ctx: C, last: &LastEventId| {
+                let from = last.tick().unwrap_or_else(|Invalid| {
+                    warn_invalid(settings, "is not a decimal u64");
+                    None
+                });
+                let reconnect = from.map_or(Reconnect::None, |_| Reconnect::Resumed);
+                let from = from.unwrap_or(0);
+                if settings.until.is_some_and(|last| from >= last) {
+                    // The stream already ended for this client; 204 tells EventSource to stop for good.
+                    return TransportFuture::ready(Err(NoStream::Finished));
+                }
+                let source = TickSource::new(
+                    ctx,
+                    render.clone(),
+                    settings.headers.clone(),
+                    settings.route,
+                    settings.period,
+                    from,
+                    settings.until,
+                );
+                TransportFuture::ready(Ok(Started::new(source, from, reconnect)))
+            },
+        );
         serve(Arc::new(self.settings), self.filter, open, self.hooks)
     }
 }
@@ -386,62 +402,89 @@ where
     ) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone + Send + Sync + 'static {
         let render = Arc::new(render);
         let (source, until_item, resumes) = (self.source, self.until_item, self.resumes);
-        let open = Arc::new(move |settings: &Settings, ctx: C, last: &LastEventId| {
-            if last.is_finished() {
-                // The client saw this stream end and reconnected anyway (a page without a
-                // `close` listener): 204 tells EventSource to stop for good.
-                return TransportFuture::ready(Err(Refusal::Status(StatusCode::NO_CONTENT)));
-            }
-            // A plain stream starts over on every connection; a resumable one continues after
-            // the client's position.
-            let from = if resumes {
-                last.tick().unwrap_or_else(|Invalid| {
-                    warn_invalid(settings, "is not a decimal u64");
+        let open = Arc::new(
+            move |settings: &Arc<Settings>, ctx: C, last: &LastEventId| {
+                if last.is_finished() {
+                    // The client saw this stream end and reconnected anyway (a page without a
+                    // `close` listener): 204 tells EventSource to stop for good.
+                    return TransportFuture::ready(Err(NoStream::Finished));
+                }
+                // A plain stream starts over on every connection; a resumable one continues after
+                // the client's position.
+                let from = if resumes {
+                    last.tick().unwrap_or_else(|Invalid| {
+                        warn_invalid(settings, "is not a decimal u64");
+                        None
+                    })
+                } else {
                     None
-                })
-            } else {
-                None
-            };
-            if settings
-                .until
-                .is_some_and(|last| from.is_some_and(|from| from >= last))
-            {
-                return TransportFuture::ready(Err(Refusal::Status(StatusCode::NO_CONTENT)));
-            }
-            let stream = source(ctx.clone(), from);
-            let from = from.unwrap_or(0);
-            let source = StreamSource::new(
-                stream,
-                ctx,
-                render.clone(),
-                settings.headers.clone(),
-                settings.route,
-                from,
-                settings.until,
-                until_item.clone(),
-            );
-            TransportFuture::ready(Ok((source, from)))
-        });
+                };
+                if settings
+                    .until
+                    .is_some_and(|last| from.is_some_and(|from| from >= last))
+                {
+                    return TransportFuture::ready(Err(NoStream::Finished));
+                }
+                let reconnect = from.map_or(Reconnect::None, |_| Reconnect::Resumed);
+                let stream = source(ctx.clone(), from);
+                let from = from.unwrap_or(0);
+                let source = StreamSource::new(
+                    stream,
+                    ctx,
+                    render.clone(),
+                    settings.headers.clone(),
+                    settings.route,
+                    from,
+                    settings.until,
+                    until_item.clone(),
+                );
+                TransportFuture::ready(Ok(Started::new(source, from, reconnect)))
+            },
+        );
         self.settings.marks_its_end = true;
         serve(Arc::new(self.settings), self.filter, open, self.hooks)
     }
 }
 
 /// Why a connection gets no stream.
-enum Refusal {
-    /// An early answer (`204`: the stream already ended for this client).
-    Status(StatusCode),
+enum NoStream {
+    /// `204`: the stream already ended for this client.
+    Finished,
     /// The source is not available now (a broker is down): an empty stream, which a browser
     /// retries with the same `Last-Event-ID`.
     RetryLater,
 }
 
-/// One connection's source and the count it starts from, or a refusal.
-type Opened<S> = Result<(S, u64), Refusal>;
+/// A connection's opened source: the count it starts from, and what its `Last-Event-ID` gave.
+struct Started<S> {
+    source: S,
+    from: u64,
+    reconnect: Reconnect,
+}
+
+impl<S> Started<S> {
+    fn new(source: S, from: u64, reconnect: Reconnect) -> Self {
+        Started {
+            source,
+            from,
+            reconnect,
+        }
+    }
+}
 
 /// Opens one connection's source. It returns at once for in-process sources; a hub over a
 /// broker subscribes first.
-type Open<C, S> = dyn Fn(&Settings, C, &LastEventId) -> TransportFuture<Opened<S>> + Send + Sync;
+type Open<C, S> = dyn Fn(&Arc<Settings>, C, &LastEventId) -> TransportFuture<Result<Started<S>, NoStream>>
+    + Send
+    + Sync;
+
+/// What `serve` learnt about the request besides its context.
+struct Request {
+    last: LastEventId,
+    write_timeout: Option<WriteTimeout>,
+    server_shutdown: Option<Shutdown>,
+    peer: Option<SocketAddr>,
+}
 
 /// `filter`, then `GET`, then the event stream.
 fn serve<Fl, C, S>(
@@ -461,22 +504,25 @@ where
         .and(last_event_id())
         .and(warp::ext::optional::<WriteTimeout>())
         .and(warp::ext::optional::<ServerShutdown>())
+        .and(warp::ext::optional::<PeerAddr>())
+        .and(warp::addr::remote())
         .and_then(
             move |ctx: C,
                   last: LastEventId,
-                  connection: Option<WriteTimeout>,
-                  server: Option<ServerShutdown>| {
-                if let Some(connection) = connection {
-                    connection.set(settings.write_timeout);
+                  write_timeout: Option<WriteTimeout>,
+                  server: Option<ServerShutdown>,
+                  peer: Option<PeerAddr>,
+                  remote: Option<SocketAddr>| {
+                if let Some(write_timeout) = &write_timeout {
+                    write_timeout.set(settings.write_timeout);
                 }
-                respond(
-                    settings.clone(),
-                    open.clone(),
-                    hooks.clone(),
-                    ctx,
+                let request = Request {
                     last,
-                    server,
-                )
+                    write_timeout,
+                    server_shutdown: server.map(|server| server.0),
+                    peer: peer.map(|peer| peer.0).or(remote),
+                };
+                respond(settings.clone(), open.clone(), hooks.clone(), ctx, request)
             },
         )
 }
@@ -486,24 +532,36 @@ async fn respond<C, S>(
     open: Arc<Open<C, S>>,
     hooks: Arc<Hooks<C>>,
     ctx: C,
-    last: LastEventId,
-    server: Option<ServerShutdown>,
+    request: Request,
 ) -> Result<Response, Infallible>
 where
     S: Stream<Item = SourceItem> + Unpin + Send + 'static,
 {
-    let shutdown = server.map(|server| server.0);
-    if settings.shutdown.is_triggered() || shutdown.as_ref().is_some_and(Shutdown::is_triggered) {
+    let metrics = &settings.metrics;
+    if settings.shutdown.is_triggered()
+        || request
+            .server_shutdown
+            .as_ref()
+            .is_some_and(Shutdown::is_triggered)
+    {
+        metrics.refused(metrics::Refusal::Shutdown);
         return Ok(unavailable(&settings, "server shutting down"));
     }
     let Some(slot) = settings.clients.join(settings.max_clients) else {
+        metrics.refused(metrics::Refusal::MaxClients);
         return Ok(unavailable(&settings, "max_clients reached"));
     };
     let mut bound = hooks.bind(&ctx);
-    let (source, from) = match open(&settings, ctx, &last).await {
-        Ok(opened) => opened,
-        Err(Refusal::Status(status)) => return Ok(status.into_response()),
-        Err(Refusal::RetryLater) => return Ok(event_stream(Response::default())),
+    let started = match open(&settings, ctx, &request.last).await {
+        Ok(started) => started,
+        Err(NoStream::Finished) => {
+            metrics.refused(metrics::Refusal::Finished);
+            return Ok(StatusCode::NO_CONTENT.into_response());
+        }
+        Err(NoStream::RetryLater) => {
+            metrics.refused(metrics::Refusal::SourceUnavailable);
+            return Ok(event_stream(Response::default()));
+        }
     };
     if bound.open().is_err() {
         tracing::error!(
@@ -512,8 +570,33 @@ where
         );
         return Ok(StatusCode::INTERNAL_SERVER_ERROR.into_response());
     }
-    let guard = CloseGuard::new(bound.on_close, settings.route, from, slot);
-    let body = EventBody::new(source, settings.clone(), guard, shutdown);
+    let span = tracing::info_span!(
+        "sse_stream",
+        route = settings.route,
+        peer = request.peer.map(tracing::field::display),
+        last_event_id = request.last.as_text(),
+        reason = tracing::field::Empty,
+        events = tracing::field::Empty,
+    );
+    let connection = Connection {
+        write_timeout: request.write_timeout,
+        server_shutdown: request.server_shutdown.clone(),
+    };
+    let guard = CloseGuard::new(
+        bound.on_close,
+        settings.clone(),
+        started.from,
+        slot,
+        connection,
+        span,
+        started.reconnect,
+    );
+    let body = EventBody::new(
+        started.source,
+        settings.clone(),
+        guard,
+        request.server_shutdown,
+    );
     Ok(event_stream(
         warp::reply::stream(Exclusive(body)).into_response(),
     ))

@@ -30,6 +30,14 @@ impl LastEventId {
         matches!(self, LastEventId::Given(id) if &**id == FINISHED)
     }
 
+    /// The header's text, for logs (`None` without the header or for one that is not text).
+    pub(crate) fn as_text(&self) -> Option<&str> {
+        match self {
+            LastEventId::Given(id) => Some(id),
+            LastEventId::Absent | LastEventId::Unreadable => None,
+        }
+    }
+
     /// As a tick: `Ok(None)` without the header, `Ok(Some(n))` for a plain decimal `u64`.
     pub(crate) fn tick(&self) -> Result<Option<u64>, Invalid> {
         match self {

@@ -57,6 +57,7 @@ mod frame;
 mod hooks;
 mod hub;
 mod last_event_id;
+mod metrics;
 mod render;
 mod route;
 mod serve;

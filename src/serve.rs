@@ -9,7 +9,7 @@
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -146,7 +146,7 @@ where
         let mut connections = JoinSet::new();
         let mut signal = std::pin::pin!(self.signal);
         loop {
-            let (socket, _peer) = tokio::select! {
+            let (socket, peer) = tokio::select! {
                 accepted = listener.accept() => match accepted {
                     Ok(accepted) => accepted,
                     Err(error) => {
@@ -167,6 +167,7 @@ where
             let service = hyper::service::service_fn(move |mut request: Request<Incoming>| {
                 request.extensions_mut().insert(limit.clone());
                 request.extensions_mut().insert(server.clone());
+                request.extensions_mut().insert(PeerAddr(peer));
                 tower_service::Service::call(&mut service.clone(), request)
             });
             let connection = auto::Builder::new(TokioExecutor::new())
@@ -205,23 +206,39 @@ where
 #[derive(Debug, Clone)]
 pub(crate) struct ServerShutdown(pub(crate) Shutdown);
 
-/// A connection's write timeout, set by the endpoint that answers on it (0: none).
+/// A connection's write timeout, set by the endpoint that answers on it (0: none), and whether
+/// it fired.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct WriteTimeout(Arc<AtomicU64>);
+pub(crate) struct WriteTimeout(Arc<Limit>);
+
+#[derive(Debug, Default)]
+struct Limit {
+    nanos: AtomicU64,
+    fired: AtomicBool,
+}
 
 impl WriteTimeout {
     pub(crate) fn set(&self, limit: Option<Duration>) {
         let nanos = limit.map_or(0, |limit| limit.as_nanos().clamp(1, u64::MAX.into()) as u64);
-        self.0.store(nanos, Ordering::Relaxed);
+        self.0.nanos.store(nanos, Ordering::Relaxed);
     }
 
     fn get(&self) -> Option<Duration> {
-        match self.0.load(Ordering::Relaxed) {
+        match self.0.nanos.load(Ordering::Relaxed) {
             0 => None,
             nanos => Some(Duration::from_nanos(nanos)),
         }
     }
+
+    /// Whether the connection was closed because a write stalled for the limit.
+    pub(crate) fn fired(&self) -> bool {
+        self.0.fired.load(Ordering::Relaxed)
+    }
 }
+
+/// The peer's address, as `serve` accepted it (warp's own is private to warp).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PeerAddr(pub(crate) std::net::SocketAddr);
 
 /// The socket, with writes that fail once they have made no progress for the timeout.
 struct TimedIo<T> {
@@ -256,7 +273,11 @@ impl<T> TimedIo<T> {
             .get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
         match stall.as_mut().poll(cx) {
             Poll::Ready(()) => {
-                tracing::warn!(?limit, "write timed out; closing the connection");
+                tracing::warn!(
+                    limit_seconds = limit.as_secs_f64(),
+                    "write timed out; closing the connection"
+                );
+                self.limit.0.fired.store(true, Ordering::Relaxed);
                 Poll::Ready(timed_out())
             }
             Poll::Pending => Poll::Pending,

@@ -11,6 +11,7 @@ use bytes::Bytes;
 use crate::clients::Clients;
 use crate::frame::EventHeader;
 use crate::hub::OnLag;
+use crate::metrics::EndpointMetrics;
 use crate::shutdown::Shutdown;
 
 /// The keep-alive period when the DSL does not name one.
@@ -39,6 +40,7 @@ pub(crate) struct Settings {
     pub(crate) max_clients: Option<usize>,
     pub(crate) clients: Clients,
     pub(crate) shutdown: Shutdown,
+    pub(crate) metrics: EndpointMetrics,
 }
 
 impl Settings {
@@ -59,6 +61,7 @@ impl Settings {
             max_clients: None,
             clients: Clients::new(),
             shutdown: Shutdown::global().clone(),
+            metrics: EndpointMetrics::new(route),
         }
     }
 }

@@ -24,6 +24,7 @@ pub use self::transport::{
     HubFrame, Outgoing, ResetFrom, Subscription, Transport, TransportError, TransportFuture,
 };
 use crate::event::Event;
+use crate::metrics;
 
 /// How many events each topic keeps for reconnecting clients when no size is given.
 pub const DEFAULT_REPLAY: usize = 1024;
@@ -56,6 +57,8 @@ pub const DEFAULT_REPLAY: usize = 1024;
 /// ```
 pub struct Hub<T> {
     transport: Arc<dyn Transport>,
+    /// Whether each topic's subscriber count is a metric (`sse_hub_subscribers{topic}`).
+    topic_metrics: bool,
     value: PhantomData<fn(T)>,
 }
 
@@ -63,6 +66,7 @@ impl<T> Clone for Hub<T> {
     fn clone(&self) -> Self {
         Hub {
             transport: self.transport.clone(),
+            topic_metrics: self.topic_metrics,
             value: PhantomData,
         }
     }
@@ -153,8 +157,22 @@ impl<T: Serialize> Hub<T> {
     pub fn with_transport(transport: impl Transport) -> Self {
         Hub {
             transport: Arc::new(transport),
+            topic_metrics: false,
             value: PhantomData,
         }
+    }
+
+    /// Records each topic's subscriber count on this server as the gauge
+    /// `sse_hub_subscribers{topic="..."}` (feature `metrics`). Off by default: a metric per topic
+    /// is only bounded when the topics are (a fixed set of rooms, not one per user or per id).
+    ///
+    /// ```
+    /// let rooms: warp_eventstream::Hub<String> = warp_eventstream::Hub::new().record_subscribers_per_topic();
+    /// # let _ = rooms;
+    /// ```
+    pub fn record_subscribers_per_topic(mut self) -> Self {
+        self.topic_metrics = true;
+        self
     }
 
     /// Sends `value` as a `message` event to every subscriber of `topic`; resolves to its id
@@ -177,10 +195,8 @@ impl<T: Serialize> Hub<T> {
     /// ```
     pub fn publish(&self, topic: &str, value: T) -> TransportFuture<Result<EventId, PublishError>> {
         match serde_json::to_vec(&value) {
-            Ok(json) => self
-                .transport
-                .publish(topic, Outgoing::json("message", json)),
-            Err(err) => TransportFuture::ready(Err(PublishError::Serialize(err.to_string()))),
+            Ok(json) => self.send(topic, Ok(Outgoing::json("message", json))),
+            Err(err) => self.send(topic, Err(PublishError::Serialize(err.to_string()))),
         }
     }
 
@@ -202,10 +218,27 @@ impl<T: Serialize> Hub<T> {
         topic: &str,
         event: Event,
     ) -> TransportFuture<Result<EventId, PublishError>> {
-        match Outgoing::from_event(event) {
+        self.send(topic, Outgoing::from_event(event))
+    }
+
+    /// Hands `event` to the transport, counting what becomes of it.
+    fn send(
+        &self,
+        topic: &str,
+        event: Result<Outgoing, PublishError>,
+    ) -> TransportFuture<Result<EventId, PublishError>> {
+        let publishing = match event {
             Ok(event) => self.transport.publish(topic, event),
             Err(err) => TransportFuture::ready(Err(err)),
-        }
+        };
+        publishing.inspect(|published| {
+            metrics::published(match published {
+                Ok(_) => Ok(()),
+                Err(PublishError::Serialize(_)) => Err("serialize"),
+                Err(PublishError::EventName(_)) => Err("event_name"),
+                Err(PublishError::Transport(_)) => Err("transport"),
+            })
+        })
     }
 
     /// How many clients are subscribed to `topic` right now.
@@ -230,5 +263,9 @@ impl<T> Hub<T> {
 
     pub(crate) fn parse_id(&self, id: &str) -> Option<EventId> {
         self.transport.parse_id(id)
+    }
+
+    pub(crate) fn records_topics(&self) -> bool {
+        self.topic_metrics
     }
 }

@@ -4,6 +4,7 @@
 //! makes one write per batch instead of one per event.
 
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::{Bytes, BytesMut};
@@ -14,6 +15,8 @@ use tokio_util::sync::ReusableBoxFuture;
 use super::transport::{HubFrame, Subscription};
 use super::EventId;
 use crate::body::{Abort, Sent, SourceItem};
+use crate::metrics;
+use crate::settings::Settings;
 
 /// A batch stops growing at this size; the next poll continues.
 const MAX_BATCH_BYTES: usize = 64 * 1024;
@@ -42,7 +45,9 @@ pub(crate) struct HubSource {
     next: ReusableBoxFuture<'static, Received>,
     buffer: usize,
     on_lag: OnLag,
-    route: &'static str,
+    settings: Arc<Settings>,
+    /// The topic, when its hub records subscribers per topic.
+    topic_gauge: Option<Box<str>>,
     /// The id of the last frame written (or skipped over), for `lagged` events' ids; `None`
     /// after the channel itself dropped frames whose ids are unknown here.
     last_id: Option<EventId>,
@@ -55,10 +60,12 @@ pub(crate) struct HubSource {
 impl HubSource {
     pub(crate) fn new(
         subscription: Subscription,
-        buffer: usize,
-        on_lag: OnLag,
-        route: &'static str,
+        settings: Arc<Settings>,
+        topic_gauge: Option<Box<str>>,
     ) -> Self {
+        if let Some(topic) = &topic_gauge {
+            metrics::topic_subscribers(topic, 1.0);
+        }
         // The client learns its position from its first frame: the reset event, the first
         // backlog frame, or else an id-only frame, which sets a browser's last event id without
         // firing an event. Without it, a browser cut off before its first event would reconnect
@@ -72,9 +79,10 @@ impl HubSource {
             first,
             backlog: subscription.backlog.into_iter(),
             next: ReusableBoxFuture::new(receive(subscription.live)),
-            buffer: buffer.max(1),
-            on_lag,
-            route,
+            buffer: settings.buffer.max(1),
+            on_lag: settings.on_lag,
+            settings,
+            topic_gauge,
             last_id: Some(subscription.head),
             sent: 0,
             abort: None,
@@ -84,7 +92,8 @@ impl HubSource {
 
     /// The client is `missed` events behind: apply the policy. `Ok` carries the `lagged` frame.
     fn lagged(&mut self, missed: u64) -> Result<Bytes, Abort> {
-        tracing::warn!(route = self.route, missed, policy = ?self.on_lag, "client lagging");
+        tracing::warn!(route = self.settings.route, missed, policy = ?self.on_lag, "client lagging");
+        self.settings.metrics.dropped(missed);
         match self.on_lag {
             OnLag::Disconnect => Err(Abort::Lagged(missed)),
             OnLag::Skip => Ok(lagged_frame(self.last_id, missed)),
@@ -107,6 +116,14 @@ impl HubSource {
                 }
                 Err(TryRecvError::Empty | TryRecvError::Closed) => return missed,
             }
+        }
+    }
+}
+
+impl Drop for HubSource {
+    fn drop(&mut self) {
+        if let Some(topic) = &self.topic_gauge {
+            metrics::topic_subscribers(topic, -1.0);
         }
     }
 }

@@ -98,6 +98,26 @@ impl<T> TransportFuture<T> {
     pub fn new(future: impl Future<Output = T> + Send + 'static) -> Self {
         TransportFuture(Inner::Boxed(Box::pin(future)))
     }
+
+    /// Calls `f` with the value when it is ready: at once for a ready value (no allocation),
+    /// else when the future completes.
+    pub(crate) fn inspect(self, f: impl FnOnce(&T) + Send + 'static) -> Self
+    where
+        T: Send + 'static,
+    {
+        match self.0 {
+            Inner::Ready(Some(value)) => {
+                f(&value);
+                TransportFuture::ready(value)
+            }
+            Inner::Ready(None) => self,
+            Inner::Boxed(future) => TransportFuture::new(async move {
+                let value = future.await;
+                f(&value);
+                value
+            }),
+        }
+    }
 }
 
 // The ready value is moved out, never pinned; the boxed future is pinned in its box.
