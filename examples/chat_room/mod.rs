@@ -1,13 +1,14 @@
 //! The chat room both `chat` (one server, in-process hub) and `cluster` (many servers, one
-//! Redis) serve: the page, the room's event stream, and the endpoint that posts to it.
+//! Redis) serve: the page, the room's event stream, the endpoint that posts to it, and the
+//! server's metrics.
 
 use std::convert::Infallible;
-use std::time::Duration;
 
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use serde::{Deserialize, Serialize};
 use warp::http::StatusCode;
 use warp::Filter;
-use warp_eventstream::{event_stream, Clients, Hub, Shutdown};
+use warp_eventstream::{event_stream, Clients, Hub};
 
 const PAGE: &str = include_str!("chat.html");
 /// Longest accepted name and message, in characters; longer posts get `400`.
@@ -35,10 +36,47 @@ fn valid_room(room: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
-/// Serves the chat on `PORT` (else `default_port`) until Ctrl-C, publishing through `chat`.
+/// Serves the chat on `PORT` (else `default_port`) until Ctrl-C, publishing through `chat`, with
+/// its metrics at `/metrics` for Prometheus to scrape.
+#[allow(dead_code)] // the tests serve `routes` themselves
 pub async fn serve(chat: Hub<Message>, default_port: u16) {
+    // The crate records its metrics through the `metrics` facade; this recorder keeps them for
+    // `/metrics`. Install it before building the endpoints.
+    let prometheus = PrometheusBuilder::new()
+        .install_recorder()
+        .expect("no other metrics recorder is installed");
     let clients = Clients::new();
+    let routes = routes(chat, clients.clone(), prometheus);
 
+    let port: u16 = match std::env::var("PORT") {
+        Ok(port) => port.parse().expect("PORT must be a port number"),
+        Err(_) => default_port,
+    };
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .expect("the port is free");
+    println!(
+        "Chat: http://{}/rooms/lobby (metrics: /metrics)",
+        listener.local_addr().expect("bound")
+    );
+
+    // Ctrl-C: every page gets the close event, then the server returns (5 s at most).
+    warp_eventstream::serve(routes)
+        .graceful(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .run(listener)
+        .await;
+    println!("Stopped with {} pages open", clients.count());
+}
+
+/// The page, the room's event stream, posting, and `/metrics`.
+pub fn routes(
+    chat: Hub<Message>,
+    clients: Clients,
+    prometheus: PrometheusHandle,
+) -> impl Filter<Extract = (impl warp::Reply,), Error = warp::Rejection> + Clone + Send + Sync + 'static
+{
     // GET /rooms/<room>/events: the room's stream, with replay for reconnecting pages.
     let events = event_stream! {
         route "/rooms" / room: String / "events"
@@ -93,25 +131,10 @@ pub async fn serve(chat: Hub<Message>, default_port: u16) {
         .and(warp::get())
         .map(|| warp::reply::html(PAGE));
 
-    let port: u16 = match std::env::var("PORT") {
-        Ok(port) => port.parse().expect("PORT must be a port number"),
-        Err(_) => default_port,
-    };
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
-        .await
-        .expect("the port is free");
-    println!(
-        "Chat: http://{}/rooms/lobby",
-        listener.local_addr().expect("bound")
-    );
+    // GET /metrics: what the crate recorded, as Prometheus text.
+    let metrics = warp::path!("metrics")
+        .and(warp::get())
+        .map(move || prometheus.render());
 
-    let shutdown = Shutdown::global();
-    let server = warp::serve(page.or(events).or(post))
-        .incoming(listener)
-        .graceful(shutdown.clone().on(async {
-            let _ = tokio::signal::ctrl_c().await;
-        }))
-        .run();
-    shutdown.within(Duration::from_secs(5), server).await;
-    println!("Stopped with {} pages open", clients.count());
+    page.or(events).or(post).or(metrics)
 }

@@ -42,6 +42,26 @@ pub async fn request(
     send_request(socket, method, path, headers).await
 }
 
+/// Sends `method path` with a body (its `content-length` added) and reads the response head.
+#[allow(dead_code)] // used by tests/metrics.rs
+pub async fn request_with_body(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Response {
+    let length = body.len().to_string();
+    let mut headers = headers.to_vec();
+    headers.push(("content-length", &length));
+    let socket = TcpStream::connect(addr).await.expect("server accepts");
+    let mut socket = write_request(socket, method, path, &headers).await;
+    socket.write_all(body).await.expect("body written");
+    try_read_head(socket)
+        .await
+        .expect("connection closed before the response head")
+}
+
 /// `GET path` with one header whose value is sent as raw bytes (which need not be UTF-8).
 #[allow(dead_code)] // used by tests/faults
 pub async fn get_with_raw_header(
