@@ -73,7 +73,13 @@ impl Table {
 
     /// The table: one row per figure, a column per server, and this crate's ratio to warp::sse.
     pub fn markdown(&self) -> String {
-        let names: Vec<&str> = Kind::ALL.iter().map(|kind| kind.name()).collect();
+        // A column per server that has a figure, in the harness's order.
+        let kinds: Vec<Kind> = Kind::KNOWN
+            .iter()
+            .copied()
+            .filter(|kind| self.values.keys().any(|(_, name)| *name == kind.name()))
+            .collect();
+        let names: Vec<&str> = kinds.iter().map(|kind| kind.name()).collect();
         let mut out = format!(
             "| scenario | figure | {} | warp-eventstream / warp::sse |\n|---|---|{}---:|\n",
             names.join(" | "),
@@ -82,7 +88,7 @@ impl Table {
         for (scenario, metric, better) in &self.rows {
             // No figure: the server was left out (`--server`), does not run this scenario, or
             // failed (reported below the table).
-            let cells: Vec<String> = Kind::ALL
+            let cells: Vec<String> = kinds
                 .iter()
                 .map(|&kind| {
                     self.median(scenario, metric, kind)

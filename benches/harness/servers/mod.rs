@@ -47,6 +47,10 @@ pub enum Kind {
     /// (fan-out and latency only).
     #[cfg(feature = "redis")]
     OursRedis,
+    /// This crate with a Prometheus recorder installed: what the metrics cost. Run it by name
+    /// (`--server warp-eventstream+prometheus`); the default run leaves it out.
+    #[cfg(feature = "metrics")]
+    OursPrometheus,
 }
 
 impl Kind {
@@ -66,11 +70,24 @@ impl Kind {
             Kind::Axum => "axum",
             #[cfg(feature = "redis")]
             Kind::OursRedis => "warp-eventstream+redis",
+            #[cfg(feature = "metrics")]
+            Kind::OursPrometheus => "warp-eventstream+prometheus",
         }
     }
 
+    /// Every server the harness knows, the table's columns in this order.
+    pub const KNOWN: &[Kind] = &[
+        Kind::Ours,
+        #[cfg(feature = "metrics")]
+        Kind::OursPrometheus,
+        Kind::Warp,
+        Kind::Axum,
+        #[cfg(feature = "redis")]
+        Kind::OursRedis,
+    ];
+
     pub fn parse(name: &str) -> Option<Kind> {
-        Kind::ALL.iter().copied().find(|kind| kind.name() == name)
+        Kind::KNOWN.iter().copied().find(|kind| kind.name() == name)
     }
 
     /// Whether this server's hub goes through Redis: the run starts a `redis-server` and two
@@ -105,6 +122,13 @@ pub fn serve(kind: Kind) {
             Kind::OursRedis => {
                 let url = std::env::var(REDIS_URL).expect("the harness sets the Redis URL");
                 ours::start_redis(listener, &url).await
+            }
+            #[cfg(feature = "metrics")]
+            Kind::OursPrometheus => {
+                metrics_exporter_prometheus::PrometheusBuilder::new()
+                    .install_recorder()
+                    .expect("the only recorder of this server");
+                ours::start(listener)
             }
         };
         println!("listening {addr}");
