@@ -389,3 +389,81 @@ async fn the_chat_example_serves_prometheus_text_at_metrics() {
         "{text}"
     );
 }
+
+/// The log lines of this binary, as JSON, from the first call on.
+fn logs() -> &'static std::sync::Arc<std::sync::Mutex<Vec<u8>>> {
+    static LOGS: OnceLock<std::sync::Arc<std::sync::Mutex<Vec<u8>>>> = OnceLock::new();
+    LOGS.get_or_init(|| {
+        let logs = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let writer = {
+            let logs = logs.clone();
+            move || Lines(logs.clone())
+        };
+        tracing_subscriber::fmt()
+            .json()
+            .with_max_level(tracing::Level::DEBUG)
+            .with_current_span(true)
+            .with_writer(writer)
+            .init();
+        logs
+    })
+}
+
+struct Lines(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Lines {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_stream_logs_in_a_span_with_its_route_peer_last_event_id_and_close() {
+    let logs = logs();
+    let mut closed = Calls::new();
+    let close_tx = closed.sender.clone();
+    let ticks = event_stream! {
+        route "/s/ticks" / n: u32 every 1ms until 3
+        on_close |_n| { close_tx.send(()).unwrap() }
+        => |i| json!(i * u64::from(*n))
+    };
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(serve(ticks).run(listener));
+    let body = get(addr, "/s/ticks/7", &[("last-event-id", "1")])
+        .await
+        .body()
+        .await;
+    assert!(body.ends_with("event: close\ndata: 3\n\n"), "{body}");
+    closed.next_within(LIMIT).await;
+
+    let text = String::from_utf8(logs.lock().unwrap().clone()).unwrap();
+    let line = text
+        .lines()
+        .find(|line| line.contains("stream closed") && line.contains("/s/ticks/{n}"))
+        .unwrap_or_else(|| panic!("no close logged for the stream:\n{text}"));
+    let logged: serde_json::Value = serde_json::from_str(line).unwrap();
+    let span = &logged["span"];
+    assert_eq!(span["name"], "sse_stream", "{line}");
+    assert_eq!(
+        span["route"], "/s/ticks/{n}",
+        "the declared route, not the path"
+    );
+    assert_eq!(span["last_event_id"], "1");
+    assert!(
+        span["peer"].as_str().unwrap().starts_with("127.0.0.1:"),
+        "{line}"
+    );
+    assert_eq!(
+        span["reason"], "ended",
+        "recorded on the span when the stream ends"
+    );
+    assert_eq!(span["events"], 3, "the last tick sent");
+    assert_eq!(logged["fields"]["reason"], "ended");
+    assert_eq!(logged["fields"]["events"], 3);
+}
