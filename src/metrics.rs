@@ -242,9 +242,14 @@ impl EndpointMetrics {
 
 /// A hub published an event, or failed to.
 pub(crate) fn published(result: Result<(), &'static str>) {
+    // The success counter is looked up once: publishing is a hot path.
+    #[cfg(feature = "metrics")]
+    static PUBLISHED: OnceLock<metrics::Counter> = OnceLock::new();
     #[cfg(feature = "metrics")]
     match result {
-        Ok(()) => metrics::counter!("sse_hub_events_published_total").increment(1),
+        Ok(()) => PUBLISHED
+            .get_or_init(|| metrics::counter!("sse_hub_events_published_total"))
+            .increment(1),
         Err(reason) => {
             metrics::counter!("sse_hub_publish_errors_total", "reason" => reason).increment(1)
         }
