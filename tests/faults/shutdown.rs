@@ -66,21 +66,7 @@ async fn shutdown_with_1000_open_streams_closes_each_once_within_the_grace_perio
     hub.publish("t", 1).await.unwrap();
     signal.send(()).unwrap();
 
-    for (i, events) in streams.iter_mut().enumerate() {
-        let last = within("the close event", GRACE, async {
-            let mut last = None;
-            while let Some(event) = events.next().await {
-                last = Some(event);
-            }
-            last
-        })
-        .await;
-        assert_eq!(
-            last.map(|e| e.event),
-            Some("close".to_owned()),
-            "stream {i}"
-        );
-    }
+    each_ends_with_its_close_event(&mut streams).await;
     closed.reaches(STREAMS as u64, GRACE).await;
     within("the server to stop", GRACE + Duration::from_secs(1), server)
         .await
@@ -135,6 +121,22 @@ async fn serve_graceful_alone_ends_every_stream_even_a_stalled_one_and_returns()
     }
     signal.send(()).unwrap();
 
+    each_ends_with_its_close_event(&mut streams).await;
+    // The stalled client cannot take its close event: the grace period ends its connection.
+    within("run to return", GRACE, server).await.unwrap();
+    assert_eq!(
+        closed.get(),
+        21,
+        "on_close once per stream, the stalled one's too"
+    );
+    drop(stalled);
+}
+
+/// Reads each stream to its end: the last event must be the close event.
+async fn each_ends_with_its_close_event<S>(streams: &mut [std::pin::Pin<Box<S>>])
+where
+    S: futures::Stream<Item = eventsource_stream::Event>,
+{
     for (i, events) in streams.iter_mut().enumerate() {
         let last = within("the close event", GRACE, async {
             let mut last = None;
@@ -150,12 +152,4 @@ async fn serve_graceful_alone_ends_every_stream_even_a_stalled_one_and_returns()
             "stream {i}"
         );
     }
-    // The stalled client cannot take its close event: the grace period ends its connection.
-    within("run to return", GRACE, server).await.unwrap();
-    assert_eq!(
-        closed.get(),
-        21,
-        "on_close once per stream, the stalled one's too"
-    );
-    drop(stalled);
 }

@@ -81,12 +81,17 @@ impl Browser {
     /// Opens `url` and waits until the page marks `<body data-done>`.
     async fn run_page(&self, url: &str) {
         self.client.goto(url).await.unwrap();
+        self.until_done("the page finishes").await;
+    }
+
+    /// Waits until the page marks `<body data-done>`; `what` says what that means.
+    pub async fn until_done(&self, what: &str) {
         self.client
             .wait()
             .at_most(Duration::from_secs(30))
             .for_element(Locator::Css("body[data-done='true']"))
             .await
-            .expect("the page finishes");
+            .expect(what);
     }
 
     pub async fn eval(&self, script: &str) -> Value {
@@ -242,6 +247,30 @@ async fn browser_reconnects_with_last_event_id_and_sees_every_tick_once() {
     browser.close().await;
 }
 
+/// A page whose `EventSource` records `[lastEventId, data]` of every message, and closes and
+/// marks itself done once it has `$n` of them.
+#[macro_export]
+macro_rules! collecting_page {
+    ($n:literal) => {
+        concat!(
+            r#"<!doctype html><body><script>
+        const received = [];
+        window.received = received;
+        const source = new EventSource('/event/counting');
+        source.onmessage = (event) => {
+            received.push([event.lastEventId, JSON.parse(event.data)]);
+            if (received.length === "#,
+            stringify!($n),
+            r#") {
+                source.close();
+                document.body.dataset.done = 'true';
+            }
+        };
+    </script></body>"#
+        )
+    };
+}
+
 /// A loopback proxy: see [`cutting_proxy`].
 pub struct CuttingProxy {
     pub addr: SocketAddr,
@@ -338,18 +367,7 @@ pub async fn cutting_proxy(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn browser_cut_off_before_its_first_hub_event_resumes_from_its_position_frame() {
-    const PAGE: &str = r#"<!doctype html><body><script>
-        const received = [];
-        window.received = received;
-        const source = new EventSource('/event/counting');
-        source.onmessage = (event) => {
-            received.push([event.lastEventId, JSON.parse(event.data)]);
-            if (received.length === 3) {
-                source.close();
-                document.body.dataset.done = 'true';
-            }
-        };
-    </script></body>"#;
+    const PAGE: &str = collecting_page!(3);
     let hub: warp_eventstream::Hub<u32> = warp_eventstream::Hub::new();
     let feed = event_stream! { route "/event/counting" from hub(hub.clone(), "t") retry 100ms };
     let (server, requests) = serve_page(PAGE, feed).await;
@@ -377,12 +395,8 @@ async fn browser_cut_off_before_its_first_hub_event_resumes_from_its_position_fr
     }
     go.send(true).unwrap();
     browser
-        .client
-        .wait()
-        .at_most(Duration::from_secs(30))
-        .for_element(Locator::Css("body[data-done='true']"))
-        .await
-        .expect("the page receives the three events");
+        .until_done("the page receives the three events")
+        .await;
 
     assert_eq!(
         browser.eval("return window.received;").await,
@@ -478,12 +492,8 @@ async fn browser_cut_off_resumes_a_job_log_at_the_line_after_its_last_event_id()
     log.send_replace(5);
     go.send(true).unwrap();
     browser
-        .client
-        .wait()
-        .at_most(Duration::from_secs(30))
-        .for_element(Locator::Css("body[data-done='true']"))
-        .await
-        .expect("the page's EventSource stops for good");
+        .until_done("the page's EventSource stops for good")
+        .await;
 
     let expected: Vec<Value> = (1..=5)
         .map(|n| json!([n.to_string(), format!("line {n}")]))

@@ -375,18 +375,7 @@ async fn topics_share_two_connections_and_a_topic_nobody_watches_is_no_longer_re
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn browser_cut_from_one_server_reconnects_to_another_and_gets_every_event_once() {
-    const PAGE: &str = r#"<!doctype html><body><script>
-        const received = [];
-        window.received = received;
-        const source = new EventSource('/event/counting');
-        source.onmessage = (event) => {
-            received.push([event.lastEventId, JSON.parse(event.data)]);
-            if (received.length === 6) {
-                source.close();
-                document.body.dataset.done = 'true';
-            }
-        };
-    </script></body>"#;
+    const PAGE: &str = crate::collecting_page!(6);
     let redis = RedisServer::start().await;
     let (a, b): (Hub<u32>, Hub<u32>) = (hub(&redis).await, hub(&redis).await);
     let (server_a, requests_a) = serve_page(
@@ -432,13 +421,7 @@ async fn browser_cut_from_one_server_reconnects_to_another_and_gets_every_event_
         ids.push(through.publish("t", n).await.unwrap().to_string());
     }
     go.send(true).unwrap();
-    browser
-        .client
-        .wait()
-        .at_most(LIMIT)
-        .for_element(fantoccini::Locator::Css("body[data-done='true']"))
-        .await
-        .expect("the page receives six events");
+    browser.until_done("the page receives six events").await;
 
     let expected: Vec<Value> = ids.iter().zip(1..).map(|(id, n)| json!([id, n])).collect();
     assert_eq!(
