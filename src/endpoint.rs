@@ -522,7 +522,15 @@ where
                     server_shutdown: server.map(|server| server.0),
                     peer: peer.map(|peer| peer.0).or(remote),
                 };
-                respond(settings.clone(), open.clone(), hooks.clone(), ctx, request)
+                // Boxed: hyper keeps a slot the size of the service's future for the life of
+                // each connection, so a large future here would cost every idle stream.
+                Box::pin(respond(
+                    settings.clone(),
+                    open.clone(),
+                    hooks.clone(),
+                    ctx,
+                    request,
+                ))
             },
         )
 }
