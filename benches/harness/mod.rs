@@ -6,10 +6,13 @@
 //! Arguments: `--quick` or `--full` (the sizes), `--rounds N` (each scenario N times per server,
 //! servers alternating, the table shows medians), `--only <scenario>` (idle, fan-out, latency,
 //! stalled, counting; may repeat), `--server <name>` (warp-eventstream, warp::sse, axum; may
-//! repeat: to compare two builds of one server without waiting for the others). Built with the
+//! repeat: to compare two builds of one server without waiting for the others),
+//! `--server-cpus <list>` and `--client-cpus <list>` (`0,1`, `2-15`: the servers and the load
+//! generator pinned to separate cores with `sched_setaffinity`). Built with the
 //! `redis` feature, a fourth server, `warp-eventstream+redis`, runs fan-out and latency with its
 //! hub on Redis: two server processes sharing one `redis-server`, clients split between them.
 
+mod affinity;
 mod child;
 mod client;
 #[cfg(feature = "redis")]
@@ -69,6 +72,18 @@ pub fn main(default: Mode) -> ExitCode {
                 let name = args.next().expect("--server <name>");
                 servers.push(Kind::parse(name).unwrap_or_else(|| panic!("no server {name:?}")));
             }
+            "--server-cpus" => {
+                let list = args.next().expect("--server-cpus <list>");
+                affinity::parse(list).unwrap_or_else(|why| panic!("{why}"));
+                // The children read it when they start.
+                std::env::set_var(affinity::SERVER_CPUS, list);
+            }
+            "--client-cpus" => {
+                let list = args.next().expect("--client-cpus <list>");
+                let cpus = affinity::parse(list).unwrap_or_else(|why| panic!("{why}"));
+                // Before the runtime starts: its threads inherit this mask.
+                affinity::pin(&cpus).unwrap_or_else(|error| panic!("pinning to {list}: {error}"));
+            }
             // cargo passes `--bench` to bench targets; the test runner may pass its own flags.
             _ => {}
         }
@@ -87,6 +102,11 @@ pub fn main(default: Mode) -> ExitCode {
         .enable_all()
         .build()
         .expect("a runtime");
+    eprintln!(
+        "load generator on CPUs {:?}; servers on {}",
+        affinity::current(),
+        std::env::var(affinity::SERVER_CPUS).unwrap_or_else(|_| "any CPU".to_owned())
+    );
     if servers.is_empty() {
         servers = Kind::ALL.to_vec();
     }

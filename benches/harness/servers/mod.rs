@@ -104,6 +104,11 @@ pub const REDIS_URL: &str = "SSE_BENCH_REDIS_URL";
 
 /// The child process's `main`: serve on an ephemeral loopback port, print it, obey stdin.
 pub fn serve(kind: Kind) {
+    // Pinned before the runtime starts, so that its worker threads inherit the mask.
+    if let Ok(list) = std::env::var(super::affinity::SERVER_CPUS) {
+        let cpus = super::affinity::parse(&list).expect("the harness checked the list");
+        super::affinity::pin(&cpus).expect("the server's CPUs exist");
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
