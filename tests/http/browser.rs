@@ -84,6 +84,11 @@ impl Browser {
         self.until_done("the page finishes").await;
     }
 
+    /// Opens the page served at `addr` (a server or a proxy in front of one).
+    pub async fn open(&self, addr: SocketAddr) {
+        self.client.goto(&format!("http://{addr}/")).await.unwrap();
+    }
+
     /// Waits until the page marks `<body data-done>`; `what` says what that means.
     pub async fn until_done(&self, what: &str) {
         self.client
@@ -271,6 +276,14 @@ macro_rules! collecting_page {
     };
 }
 
+/// Waits, 30 s at most, for a signal from a [`CuttingProxy`]; `what` names it.
+pub async fn signalled(signal: tokio::sync::oneshot::Receiver<()>, what: &str) {
+    tokio::time::timeout(Duration::from_secs(30), signal)
+        .await
+        .expect(what)
+        .expect("the proxy is running");
+}
+
 /// A loopback proxy: see [`cutting_proxy`].
 pub struct CuttingProxy {
     pub addr: SocketAddr,
@@ -380,15 +393,8 @@ async fn browser_cut_off_before_its_first_hub_event_resumes_from_its_position_fr
     } = cutting_proxy(server, server, b"id: 0\n\n").await;
     let browser = Browser::launch().await;
 
-    browser
-        .client
-        .goto(&format!("http://{proxy}/"))
-        .await
-        .unwrap();
-    tokio::time::timeout(Duration::from_secs(30), cut)
-        .await
-        .expect("the stream's first frame passes the proxy")
-        .unwrap();
+    browser.open(proxy).await;
+    signalled(cut, "the stream's first frame passes the proxy").await;
     // Published while the browser is away: only its Last-Event-ID can bring these back.
     for n in 1..=3 {
         hub.publish("t", n).await.unwrap();
@@ -469,25 +475,17 @@ async fn browser_cut_off_resumes_a_job_log_at_the_line_after_its_last_event_id()
         route "/event/counting"
         from |last| crate::finished::lines_after(lines.clone(), last.unwrap_or(0), 5)
         retry 100ms
-        => text |line| line
     };
-    let (server, requests) = serve_page(NO_CLOSE_LISTENER_PAGE_TEXT, job).await;
+    let (server, requests) = serve_page(NO_CLOSE_LISTENER_PAGE, job).await;
     let CuttingProxy {
         addr: proxy,
         cut,
         go,
         ..
-    } = cutting_proxy(server, server, b"data: line 2\n\n").await;
+    } = cutting_proxy(server, server, b"data: \"line 2\"\n\n").await;
     let browser = Browser::launch().await;
-    browser
-        .client
-        .goto(&format!("http://{proxy}/"))
-        .await
-        .unwrap();
-    tokio::time::timeout(Duration::from_secs(30), cut)
-        .await
-        .expect("line 2 passes the proxy")
-        .unwrap();
+    browser.open(proxy).await;
+    signalled(cut, "line 2 passes the proxy").await;
     // The job goes on while the browser is away.
     log.send_replace(5);
     go.send(true).unwrap();
@@ -513,14 +511,3 @@ async fn browser_cut_off_resumes_a_job_log_at_the_line_after_its_last_event_id()
     );
     browser.close().await;
 }
-
-/// [`NO_CLOSE_LISTENER_PAGE`] for text events.
-const NO_CLOSE_LISTENER_PAGE_TEXT: &str = r#"<!doctype html><body><script>
-    const received = [];
-    window.received = received;
-    const source = new EventSource('/event/counting');
-    source.onmessage = (event) => received.push([event.lastEventId, event.data]);
-    source.onerror = () => {
-        if (source.readyState === EventSource.CLOSED) document.body.dataset.done = 'true';
-    };
-</script></body>"#;

@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use warp_eventstream::{event_stream, EventId, Hub, PublishError, RedisTransport};
 
-use crate::browser::{cutting_proxy, serve_page, Browser, CuttingProxy};
+use crate::browser::{cutting_proxy, serve_page, signalled, Browser, CuttingProxy};
 use crate::client::{get, take_events};
 use crate::redis_server::RedisServer;
 use crate::server::serve;
@@ -397,24 +397,14 @@ async fn browser_cut_from_one_server_reconnects_to_another_and_gets_every_event_
         go,
     } = cutting_proxy(server_a, server_b, b"data: 3\n\n").await;
     let browser = Browser::launch().await;
-    browser
-        .client
-        .goto(&format!("http://{proxy}/"))
-        .await
-        .unwrap();
-    tokio::time::timeout(LIMIT, opened)
-        .await
-        .expect("the stream opens through the proxy")
-        .unwrap();
+    browser.open(proxy).await;
+    signalled(opened, "the stream opens through the proxy").await;
 
     let mut ids = Vec::new();
     for n in 1..=3 {
         ids.push(a.publish("t", n).await.unwrap().to_string());
     }
-    tokio::time::timeout(LIMIT, cut)
-        .await
-        .expect("event 3 passes the proxy")
-        .unwrap();
+    signalled(cut, "event 3 passes the proxy").await;
     // Published through both servers while the browser is away.
     for n in 4..=6 {
         let through = if n % 2 == 0 { &a } else { &b };
