@@ -58,7 +58,43 @@ enum State {
     Done,
 }
 
+/// One connection's response body: its stream, entered in its `tracing` span at every poll.
 pub(crate) struct EventBody<S> {
+    /// The stream's span (route, peer, `Last-Event-ID`; the close reason and count when it
+    /// ends), kept beside the stream so that entering it needs no clone.
+    span: tracing::Span,
+    body: Body<S>,
+}
+
+impl<S> EventBody<S>
+where
+    S: Stream<Item = SourceItem> + Unpin + Send,
+{
+    pub(crate) fn new(
+        source: S,
+        settings: Arc<Settings>,
+        guard: CloseGuard,
+        server_shutdown: Option<Shutdown>,
+        span: tracing::Span,
+    ) -> Self {
+        EventBody {
+            span,
+            body: Body::new(source, settings, guard, server_shutdown),
+        }
+    }
+}
+
+impl<S> Drop for EventBody<S> {
+    fn drop(&mut self) {
+        // Every deliberate ending closes the guard first; reaching here with it open means
+        // hyper dropped the body: the client went away, a write timed out or the server is
+        // stopping.
+        let _entered = self.span.enter();
+        self.body.guard.dropped(&self.span);
+    }
+}
+
+struct Body<S> {
     source: S,
     settings: Arc<Settings>,
     preamble: Option<Bytes>,
@@ -72,11 +108,11 @@ pub(crate) struct EventBody<S> {
     guard: CloseGuard,
 }
 
-impl<S> EventBody<S>
+impl<S> Body<S>
 where
     S: Stream<Item = SourceItem> + Unpin + Send,
 {
-    pub(crate) fn new(
+    fn new(
         source: S,
         settings: Arc<Settings>,
         guard: CloseGuard,
@@ -85,7 +121,7 @@ where
         let keep_alive = settings
             .keep_alive
             .map(|every| Box::pin(tokio::time::sleep(every)));
-        EventBody {
+        Body {
             source,
             preamble: settings.retry_frame.clone(),
             keep_alive,
@@ -169,8 +205,21 @@ where
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.get_mut();
         // What the source and the close log while polled belongs to this stream's span.
-        let span = this.guard.span.clone();
-        let _entered = span.enter();
+        let _entered = this.span.enter();
+        this.body.poll(cx, &this.span)
+    }
+}
+
+impl<S> Body<S>
+where
+    S: Stream<Item = SourceItem> + Unpin + Send,
+{
+    fn poll(
+        &mut self,
+        cx: &mut Context<'_>,
+        span: &tracing::Span,
+    ) -> Poll<Option<Result<Bytes, Abort>>> {
+        let this = self;
         let metrics = &this.settings.metrics;
         if let Some(preamble) = this.preamble.take() {
             metrics.written(0, preamble.len());
@@ -185,11 +234,11 @@ where
             State::Streaming => this.state = State::Streaming,
             State::Closing => {
                 let frame = this.close_frame(false);
-                this.guard.close(CloseReason::Shutdown);
+                this.guard.close(CloseReason::Shutdown, span);
                 return Poll::Ready(this.written_closing(frame));
             }
             State::Done => {
-                this.guard.close(CloseReason::Ended);
+                this.guard.close(CloseReason::Ended, span);
                 return Poll::Ready(None);
             }
         }
@@ -209,11 +258,11 @@ where
                     // would make hyper drop the frames it has not flushed yet, and with them
                     // the id the client must resume from.
                     Abort::Lagged(_) => {
-                        this.guard.close(CloseReason::Lagged);
+                        this.guard.close(CloseReason::Lagged, span);
                         Poll::Ready(None)
                     }
                     Abort::Panicked => {
-                        this.guard.close(CloseReason::Panic);
+                        this.guard.close(CloseReason::Panic, span);
                         Poll::Ready(Some(Err(abort)))
                     }
                 }
@@ -221,7 +270,7 @@ where
             Poll::Ready(None) => {
                 this.state = State::Done;
                 let frame = this.close_frame(true);
-                this.guard.close(CloseReason::Ended);
+                this.guard.close(CloseReason::Ended, span);
                 Poll::Ready(this.written_closing(frame))
             }
             Poll::Pending => {

@@ -3,7 +3,8 @@
 //!
 //! The guard lives inside the response body. hyper drops the body when the stream ends, when the
 //! client goes away (it notices EOF even while the body is idle) and when the server's runtime
-//! shuts down, so `Drop` is the one place that sees every ending.
+//! shuts down, so the body's `Drop` is the one place that sees every ending: it calls
+//! [`CloseGuard::dropped`].
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
@@ -12,7 +13,7 @@ use tokio::time::Instant;
 
 use crate::clients::ClientSlot;
 use crate::hooks::CloseHook;
-use crate::metrics::{CloseReason, Reconnect};
+use crate::metrics::{self, CloseReason, Reconnect};
 use crate::serve::WriteTimeout;
 use crate::settings::Settings;
 use crate::shutdown::Shutdown;
@@ -23,6 +24,8 @@ pub(crate) struct Connection {
     pub(crate) write_timeout: Option<WriteTimeout>,
     /// The graceful signal of the [`serve`](crate::serve()) running the connection.
     pub(crate) server_shutdown: Option<Shutdown>,
+    /// The hub topic whose subscriber gauge counts this stream while it is open.
+    pub(crate) topic_gauge: Option<Box<str>>,
 }
 
 /// Runs `on_close` once, with the count of events sent, when the stream ends or is dropped;
@@ -34,8 +37,6 @@ pub(crate) struct CloseGuard {
     slot: Option<ClientSlot>,
     opened_at: Instant,
     connection: Connection,
-    /// The stream's span: route, peer and `Last-Event-ID`, then the reason and events sent.
-    pub(crate) span: tracing::Span,
 }
 
 impl CloseGuard {
@@ -45,11 +46,14 @@ impl CloseGuard {
         sent: u64,
         slot: ClientSlot,
         connection: Connection,
-        span: tracing::Span,
+        span: &tracing::Span,
         from: Reconnect,
     ) -> Self {
         settings.metrics.opened(from);
-        tracing::debug!(parent: &span, "stream opened");
+        if let Some(topic) = &connection.topic_gauge {
+            metrics::topic_subscribers(topic, 1.0);
+        }
+        tracing::debug!(parent: span, "stream opened");
         CloseGuard {
             on_close,
             sent,
@@ -57,7 +61,6 @@ impl CloseGuard {
             slot: Some(slot),
             opened_at: Instant::now(),
             connection,
-            span,
         }
     }
 
@@ -72,15 +75,19 @@ impl CloseGuard {
 
     /// Runs `on_close(sent)` unless it already ran. A panic inside it is logged and stays
     /// inside this connection: it never unwinds into hyper or aborts a drop in progress.
-    pub(crate) fn close(&mut self, reason: CloseReason) {
+    /// `span` is the stream's: the reason and the count are recorded on it.
+    pub(crate) fn close(&mut self, reason: CloseReason, span: &tracing::Span) {
         if let Some(slot) = self.slot.take() {
             drop(slot);
             let lifetime = self.opened_at.elapsed();
             self.settings.metrics.closed(reason, lifetime);
-            self.span.record("reason", reason.label());
-            self.span.record("events", self.sent);
+            if let Some(topic) = &self.connection.topic_gauge {
+                metrics::topic_subscribers(topic, -1.0);
+            }
+            span.record("reason", reason.label());
+            span.record("events", self.sent);
             tracing::debug!(
-                parent: &self.span,
+                parent: span,
                 reason = reason.label(),
                 events = self.sent,
                 seconds = lifetime.as_secs_f64(),
@@ -90,8 +97,17 @@ impl CloseGuard {
         if let Some(on_close) = self.on_close.take() {
             let sent = self.sent;
             if catch_unwind(AssertUnwindSafe(|| on_close(sent))).is_err() {
-                tracing::error!(parent: &self.span, route = self.settings.route, sent, "on_close panicked");
+                tracing::error!(parent: span, route = self.settings.route, sent, "on_close panicked");
             }
+        }
+    }
+
+    /// The body was dropped: closes the stream unless it was closed already, with the reason
+    /// [`dropped_because`](CloseGuard::dropped_because) gives.
+    pub(crate) fn dropped(&mut self, span: &tracing::Span) {
+        if self.slot.is_some() || self.on_close.is_some() {
+            let reason = self.dropped_because();
+            self.close(reason, span);
         }
     }
 
@@ -115,17 +131,6 @@ impl CloseGuard {
             CloseReason::Shutdown
         } else {
             CloseReason::ClientLeft
-        }
-    }
-}
-
-impl Drop for CloseGuard {
-    fn drop(&mut self) {
-        // Every deliberate ending calls `close` first; reaching here with work left means hyper
-        // dropped the body: the client went away, a write timed out or the server is stopping.
-        if self.slot.is_some() || self.on_close.is_some() {
-            let reason = self.dropped_because();
-            self.close(reason);
         }
     }
 }

@@ -228,7 +228,7 @@ where
                         None
                     });
                 let subscribing = hub.subscribe(topic.as_ref(), after);
-                let gauge = hub
+                let topic_gauge = hub
                     .records_topics()
                     .then(|| Box::<str>::from(topic.as_ref()));
                 let settings = settings.clone();
@@ -240,8 +240,10 @@ where
                                 (None, Some(_)) => Reconnect::Resumed,
                                 (None, None) => Reconnect::None,
                             };
-                            let source = HubSource::new(subscription, settings, gauge);
-                            Ok(Started::new(source, 0, reconnect))
+                            let source = HubSource::new(subscription, settings);
+                            let mut started = Started::new(source, 0, reconnect);
+                            started.topic_gauge = topic_gauge;
+                            Ok(started)
                         }
                         Err(error) => {
                             tracing::warn!(route = settings.route, %error, "hub subscription failed; the client will retry");
@@ -460,6 +462,8 @@ struct Started<S> {
     source: S,
     from: u64,
     reconnect: Reconnect,
+    /// The hub topic whose subscriber gauge this stream counts in, for hubs that record them.
+    topic_gauge: Option<Box<str>>,
 }
 
 impl<S> Started<S> {
@@ -468,6 +472,7 @@ impl<S> Started<S> {
             source,
             from,
             reconnect,
+            topic_gauge: None,
         }
     }
 }
@@ -589,6 +594,7 @@ where
     let connection = Connection {
         write_timeout: request.write_timeout,
         server_shutdown: request.server_shutdown.clone(),
+        topic_gauge: started.topic_gauge,
     };
     let guard = CloseGuard::new(
         bound.on_close,
@@ -596,7 +602,7 @@ where
         started.from,
         slot,
         connection,
-        span,
+        &span,
         started.reconnect,
     );
     let body = EventBody::new(
@@ -604,6 +610,7 @@ where
         settings.clone(),
         guard,
         request.server_shutdown,
+        span,
     );
     Ok(event_stream(
         warp::reply::stream(Exclusive(body)).into_response(),

@@ -15,7 +15,6 @@ use tokio_util::sync::ReusableBoxFuture;
 use super::transport::{HubFrame, Subscription};
 use super::EventId;
 use crate::body::{Abort, Sent, SourceItem};
-use crate::metrics;
 use crate::settings::Settings;
 
 /// A batch stops growing at this size; the next poll continues.
@@ -46,8 +45,6 @@ pub(crate) struct HubSource {
     buffer: usize,
     on_lag: OnLag,
     settings: Arc<Settings>,
-    /// The topic, when its hub records subscribers per topic.
-    topic_gauge: Option<Box<str>>,
     /// The id of the last frame written (or skipped over), for `lagged` events' ids; `None`
     /// after the channel itself dropped frames whose ids are unknown here.
     last_id: Option<EventId>,
@@ -58,14 +55,7 @@ pub(crate) struct HubSource {
 }
 
 impl HubSource {
-    pub(crate) fn new(
-        subscription: Subscription,
-        settings: Arc<Settings>,
-        topic_gauge: Option<Box<str>>,
-    ) -> Self {
-        if let Some(topic) = &topic_gauge {
-            metrics::topic_subscribers(topic, 1.0);
-        }
+    pub(crate) fn new(subscription: Subscription, settings: Arc<Settings>) -> Self {
         // The client learns its position from its first frame: the reset event, the first
         // backlog frame, or else an id-only frame, which sets a browser's last event id without
         // firing an event. Without it, a browser cut off before its first event would reconnect
@@ -82,7 +72,6 @@ impl HubSource {
             buffer: settings.buffer.max(1),
             on_lag: settings.on_lag,
             settings,
-            topic_gauge,
             last_id: Some(subscription.head),
             sent: 0,
             abort: None,
@@ -116,14 +105,6 @@ impl HubSource {
                 }
                 Err(TryRecvError::Empty | TryRecvError::Closed) => return missed,
             }
-        }
-    }
-}
-
-impl Drop for HubSource {
-    fn drop(&mut self) {
-        if let Some(topic) = &self.topic_gauge {
-            metrics::topic_subscribers(topic, -1.0);
         }
     }
 }
