@@ -288,14 +288,43 @@ impl Shared {
     /// Runs `cmd` on the command connection, failing after the timeout.
     async fn query(&self, cmd: &Cmd) -> Result<Value, TransportError> {
         let mut connection = self.commands.clone();
-        match tokio::time::timeout(self.timeout, cmd.query_async(&mut connection)).await {
+        self.within(cmd.query_async(&mut connection)).await
+    }
+
+    /// Waits for Redis's answer to `request` for the timeout at most.
+    async fn within<T>(
+        &self,
+        request: impl std::future::Future<Output = redis::RedisResult<T>>,
+    ) -> Result<T, TransportError> {
+        match tokio::time::timeout(self.timeout, request).await {
             Ok(reply) => reply.map_err(TransportError::new),
-            Err(_) => Err(self.timed_out()),
+            Err(_) => Err(TransportError::new(format!(
+                "redis did not answer within {:?}",
+                self.timeout
+            ))),
         }
     }
 
-    fn timed_out(&self) -> TransportError {
-        TransportError::new(format!("redis did not answer within {:?}", self.timeout))
+    /// `XREVRANGE` of `topic`'s newest entry.
+    fn newest_cmd(&self, topic: &str) -> Cmd {
+        let mut cmd = redis::cmd("XREVRANGE");
+        cmd.arg(self.key(topic))
+            .arg("+")
+            .arg("-")
+            .arg("COUNT")
+            .arg(1);
+        cmd
+    }
+
+    /// `XRANGE` of `topic`'s entries from `first` (inclusive) to `last`, at most `count`.
+    fn range_cmd(&self, topic: &str, first: &str, last: EventId, count: usize) -> Cmd {
+        let mut cmd = redis::cmd("XRANGE");
+        cmd.arg(self.key(topic))
+            .arg(first)
+            .arg(last.to_string())
+            .arg("COUNT")
+            .arg(count);
+        cmd
     }
 
     /// Adds an entry to this server's wake stream (which an `XREAD` on it returns at once);
@@ -315,11 +344,7 @@ impl Shared {
             .arg(86_400)
             .ignore();
         let mut connection = self.commands.clone();
-        let replies: Vec<Value> =
-            match tokio::time::timeout(self.timeout, pipe.query_async(&mut connection)).await {
-                Ok(replies) => replies.map_err(TransportError::new)?,
-                Err(_) => return Err(self.timed_out()),
-            };
+        let replies: Vec<Value> = self.within(pipe.query_async(&mut connection)).await?;
         replies
             .into_iter()
             .next()
@@ -329,13 +354,7 @@ impl Shared {
 
     /// The id of the newest entry of `topic` (`0-0` for an empty or missing stream).
     async fn newest(&self, topic: &str) -> Result<EventId, TransportError> {
-        let mut cmd = redis::cmd("XREVRANGE");
-        cmd.arg(self.key(topic))
-            .arg("+")
-            .arg("-")
-            .arg("COUNT")
-            .arg(1);
-        let newest = entries::range(self.query(&cmd).await?);
+        let newest = entries::range(self.query(&self.newest_cmd(topic)).await?);
         Ok(newest.first().map_or(ZERO, |entry| entry.id))
     }
 
@@ -347,12 +366,7 @@ impl Shared {
         last: EventId,
         count: usize,
     ) -> Result<Vec<Entry>, TransportError> {
-        let mut cmd = redis::cmd("XRANGE");
-        cmd.arg(self.key(topic))
-            .arg(first)
-            .arg(last.to_string())
-            .arg("COUNT")
-            .arg(count);
+        let cmd = self.range_cmd(topic, first, last, count);
         Ok(entries::range(self.query(&cmd).await?))
     }
 

@@ -107,10 +107,7 @@ async fn write(shared: Arc<Shared>, mut waiting: mpsc::Receiver<Queued>, stop: C
         }
         let mut connection = shared.commands.clone();
         let stored: Result<Vec<Value>, TransportError> =
-            match tokio::time::timeout(shared.timeout, pipe.query_async(&mut connection)).await {
-                Ok(replies) => replies.map_err(TransportError::new),
-                Err(_) => Err(shared.timed_out()),
-            };
+            shared.within(pipe.query_async(&mut connection)).await;
         match stored {
             Ok(ids) => {
                 for (queued, id) in batch.drain(..).zip(ids) {

@@ -153,21 +153,16 @@ async fn check_positions(
             // Nothing was there to lose: every entry now in the stream is new to its clients.
             continue;
         }
-        let key = shared.key(&topic);
-        let mut cmd = redis::cmd("XRANGE");
-        cmd.arg(&key)
-            .arg(position.to_string())
-            .arg(position.to_string());
-        let kept: redis::Value = cmd
+        let kept: redis::Value = shared
+            .range_cmd(&topic, &position.to_string(), position, 1)
             .query_async(connection)
             .await
             .map_err(TransportError::new)?;
         if !entries::range(kept).is_empty() {
             continue;
         }
-        let mut cmd = redis::cmd("XREVRANGE");
-        cmd.arg(&key).arg("+").arg("-").arg("COUNT").arg(1);
-        let newest: redis::Value = cmd
+        let newest: redis::Value = shared
+            .newest_cmd(&topic)
             .query_async(connection)
             .await
             .map_err(TransportError::new)?;
