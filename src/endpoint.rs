@@ -306,10 +306,7 @@ where
         let render = Arc::new(render);
         let open = Arc::new(
             move |settings: &Arc<Settings>, ctx: C, last: &LastEventId| {
-                let from = last.tick().unwrap_or_else(|Invalid| {
-                    warn_invalid(settings, "is not a decimal u64");
-                    None
-                });
+                let from = resume_tick(settings, last);
                 let reconnect = from.map_or(Reconnect::None, |_| Reconnect::Resumed);
                 let from = from.unwrap_or(0);
                 if settings.until.is_some_and(|last| from >= last) {
@@ -414,10 +411,7 @@ where
                 // A plain stream starts over on every connection; a resumable one continues after
                 // the client's position.
                 let from = if resumes {
-                    last.tick().unwrap_or_else(|Invalid| {
-                        warn_invalid(settings, "is not a decimal u64");
-                        None
-                    })
+                    resume_tick(settings, last)
                 } else {
                     None
                 };
@@ -625,6 +619,15 @@ fn event_stream(mut response: Response) -> Response {
     // nginx and similar proxies buffer responses by default, which would hold events back.
     headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
     response
+}
+
+/// The tick (or item number) a client resumes after; an id that is not one is logged and
+/// counts as none.
+fn resume_tick(settings: &Settings, last: &LastEventId) -> Option<u64> {
+    last.tick().unwrap_or_else(|Invalid| {
+        warn_invalid(settings, "is not a decimal u64");
+        None
+    })
 }
 
 fn warn_invalid(settings: &Settings, why: &'static str) {
