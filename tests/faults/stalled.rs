@@ -1,6 +1,7 @@
 //! Clients that stop reading while events keep flowing: memory stays bounded, healthy clients
 //! get every event, and the write timeout closes the stalled connections.
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::Value;
@@ -20,14 +21,19 @@ async fn stalled_readers_are_closed_by_the_write_timeout_and_others_get_everythi
     let _alone = serial().await;
     let hub: Hub<String> = Hub::new();
     let closed = Counter::new();
+    // Which connection closed, and after how many events: says which stream a wrong count is.
+    let closes = Arc::new(Mutex::new(Vec::new()));
     let feed = {
-        let closed = closed.clone();
+        let (closed, closes) = (closed.clone(), closes.clone());
         event_stream! {
-            route "/feed"
+            route "/feed" / client: String
             from hub(hub.clone(), "t")
             buffer 64
             write_timeout 500ms
-            on_close |_n| { closed.bump() }
+            on_close |n| {
+                closes.lock().unwrap().push(format!("{client} after {n} events"));
+                closed.bump();
+            }
         }
     };
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -35,13 +41,15 @@ async fn stalled_readers_are_closed_by_the_write_timeout_and_others_get_everythi
     tokio::spawn(serve(feed).run(listener));
 
     let mut stalled = Vec::new();
-    for _ in 0..STALLED {
+    for n in 0..STALLED {
         // A 4 KiB receive window that is never read: the server's writes stall soon.
-        stalled.push(get_with_small_window(addr, "/feed", 4096).await);
+        let path = format!("/feed/stalled-{n}");
+        stalled.push(get_with_small_window(addr, &path, 4096).await);
     }
     let mut healthy = Vec::new();
-    for _ in 0..HEALTHY {
-        healthy.push(Box::pin(get(addr, "/feed", &[]).await.events()));
+    for n in 0..HEALTHY {
+        let path = format!("/feed/healthy-{n}");
+        healthy.push(Box::pin(get(addr, &path, &[]).await.events()));
     }
     let before = rss_bytes();
 
@@ -73,10 +81,11 @@ async fn stalled_readers_are_closed_by_the_write_timeout_and_others_get_everythi
     closed
         .reaches(STALLED as u64, Duration::from_secs(20))
         .await;
-    assert_eq!(
-        closed.get(),
-        STALLED as u64,
-        "only the stalled connections closed"
+    let mut closes = closes.lock().unwrap().clone();
+    closes.sort();
+    assert!(
+        closes.len() == STALLED && closes.iter().all(|close| close.starts_with("stalled-")),
+        "only the stalled connections close, each once; closed: {closes:?}"
     );
     assert_eq!(hub.subscribers("t"), HEALTHY);
     let grown = peak.saturating_sub(before);
