@@ -206,7 +206,15 @@ where
         let this = self.get_mut();
         // What the source and the close log while polled belongs to this stream's span.
         let _entered = this.span.enter();
-        this.body.poll(cx, &this.span)
+        // Over HTTP/2, tells the stream's driver when a frame waits for hyper to ask past it.
+        if let Some(clock) = this.body.guard.stream_clock() {
+            clock.asked();
+        }
+        let polled = this.body.poll(cx, &this.span);
+        if let (Poll::Ready(Some(Ok(_))), Some(clock)) = (&polled, this.body.guard.stream_clock()) {
+            clock.handed();
+        }
+        polled
     }
 }
 

@@ -14,7 +14,7 @@ use tokio::time::Instant;
 use crate::clients::ClientSlot;
 use crate::hooks::CloseHook;
 use crate::metrics::{self, CloseReason, Reconnect};
-use crate::serve::WriteTimeout;
+use crate::serve::{StreamClock, WriteTimeout};
 use crate::settings::Settings;
 use crate::shutdown::Shutdown;
 
@@ -22,6 +22,8 @@ use crate::shutdown::Shutdown;
 pub(crate) struct Connection {
     /// The connection's write timeout, under [`serve`](crate::serve()): it says when it fired.
     pub(crate) write_timeout: Option<WriteTimeout>,
+    /// The HTTP/2 stream's own write timeout, under [`serve`](crate::serve()) over HTTP/2.
+    pub(crate) stream_clock: Option<Arc<StreamClock>>,
     /// The graceful signal of the [`serve`](crate::serve()) running the connection.
     pub(crate) server_shutdown: Option<Shutdown>,
     /// The hub topic whose subscriber gauge counts this stream while it is open.
@@ -73,6 +75,11 @@ impl CloseGuard {
         self.sent
     }
 
+    /// The HTTP/2 stream's write-timeout clock, which the body keeps informed.
+    pub(crate) fn stream_clock(&self) -> Option<&StreamClock> {
+        self.connection.stream_clock.as_deref()
+    }
+
     /// Runs `on_close(sent)` unless it already ran. A panic inside it is logged and stays
     /// inside this connection: it never unwinds into hyper or aborts a drop in progress.
     /// `span` is the stream's: the reason and the count are recorded on it.
@@ -118,7 +125,12 @@ impl CloseGuard {
             .connection
             .write_timeout
             .as_ref()
-            .is_some_and(WriteTimeout::fired);
+            .is_some_and(WriteTimeout::fired)
+            || self
+                .connection
+                .stream_clock
+                .as_deref()
+                .is_some_and(StreamClock::fired);
         let shutting_down = self.settings.shutdown.is_triggered()
             || self
                 .connection

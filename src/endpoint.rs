@@ -24,7 +24,7 @@ use crate::hub::{Hub, HubSource, OnLag, TransportFuture};
 use crate::last_event_id::{last_event_id, Invalid, LastEventId};
 use crate::metrics::{self, Reconnect};
 use crate::render::{Format, Later, Now, Render};
-use crate::serve::{PeerAddr, ServerShutdown, WriteTimeout};
+use crate::serve::{claim_stream_clock, PeerAddr, ServerShutdown, StreamClock, WriteTimeout};
 use crate::settings::Settings;
 use crate::shutdown::Shutdown;
 use crate::stream_source::{StreamSource, UntilItem};
@@ -481,6 +481,8 @@ type Open<C, S> = dyn Fn(&Arc<Settings>, C, &LastEventId) -> TransportFuture<Res
 struct Request {
     last: LastEventId,
     write_timeout: Option<WriteTimeout>,
+    /// The HTTP/2 stream's own write timeout, when `serve` runs the request over HTTP/2.
+    stream_clock: Option<Arc<StreamClock>>,
     server_shutdown: Option<Shutdown>,
     peer: Option<SocketAddr>,
 }
@@ -515,9 +517,14 @@ where
                 if let Some(write_timeout) = &write_timeout {
                     write_timeout.set(settings.write_timeout);
                 }
+                let stream_clock = claim_stream_clock();
+                if let Some(clock) = &stream_clock {
+                    clock.set_limit(settings.write_timeout);
+                }
                 let request = Request {
                     last,
                     write_timeout,
+                    stream_clock,
                     server_shutdown: server.map(|server| server.0),
                     peer: peer.map(|peer| peer.0).or(remote),
                 };
@@ -587,6 +594,7 @@ where
     );
     let connection = Connection {
         write_timeout: request.write_timeout,
+        stream_clock: request.stream_clock,
         server_shutdown: request.server_shutdown.clone(),
         topic_gauge: started.topic_gauge,
     };

@@ -84,7 +84,9 @@ pub use crate::hub::{
 };
 #[cfg(feature = "redis")]
 pub use crate::hub::{RedisTransport, RedisTransportBuilder};
-pub use crate::serve::{serve, Server, DEFAULT_GRACE};
+pub use crate::serve::{serve, Server, DEFAULT_GRACE, DEFAULT_MAX_CONCURRENT_STREAMS};
+#[cfg(feature = "tls")]
+pub use crate::serve::{Tls, TlsError, DEFAULT_HANDSHAKE_TIMEOUT};
 pub use crate::shutdown::Shutdown;
 
 /// What macro expansions name. Not public API: it changes without notice.

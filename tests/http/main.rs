@@ -2,10 +2,13 @@
 //! SSE parser. One binary, so the suite links once.
 
 // The framing property test shares the fuzz targets' cases and expectations.
+#[cfg(feature = "tls")]
+mod certs;
 #[allow(dead_code)]
 #[path = "../checks/mod.rs"]
 mod checks;
 mod client;
+mod h2_client;
 #[cfg(feature = "redis")]
 mod redis_server;
 mod server;
@@ -14,6 +17,7 @@ pub mod browser;
 mod computed_events;
 pub mod finished;
 mod framing_property;
+mod http2;
 mod hub;
 mod lifecycle;
 #[cfg(feature = "redis")]

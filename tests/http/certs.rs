@@ -1,0 +1,60 @@
+//! TLS for the tests: a self-signed certificate for `localhost` and 127.0.0.1, made at start,
+//! and clients that trust it.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use base64::Engine;
+use tokio::net::TcpStream;
+use tokio_rustls::client::TlsStream;
+use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName};
+use tokio_rustls::rustls::{ClientConfig, RootCertStore};
+use tokio_rustls::TlsConnector;
+
+/// A certificate and its key, in PEM, and what clients need to trust it.
+pub struct TestCert {
+    pub cert_pem: String,
+    pub key_pem: String,
+    der: CertificateDer<'static>,
+    spki: Vec<u8>,
+}
+
+impl TestCert {
+    pub fn localhost() -> TestCert {
+        let made = rcgen::generate_simple_self_signed(vec![
+            "localhost".to_owned(),
+            "127.0.0.1".to_owned(),
+        ])
+        .expect("rcgen makes a certificate");
+        TestCert {
+            cert_pem: made.cert.pem(),
+            key_pem: made.signing_key.serialize_pem(),
+            der: made.cert.der().clone(),
+            spki: rcgen::PublicKeyData::subject_public_key_info(&made.signing_key),
+        }
+    }
+
+    /// The value of Chromium's `--ignore-certificate-errors-spki-list` for this certificate.
+    pub fn spki_sha256(&self) -> String {
+        let digest = ring::digest::digest(&ring::digest::SHA256, &self.spki);
+        base64::engine::general_purpose::STANDARD.encode(digest.as_ref())
+    }
+
+    /// A TLS client that trusts this certificate and offers `alpn`.
+    pub async fn connect(&self, addr: SocketAddr, alpn: &[&[u8]]) -> TlsStream<TcpStream> {
+        let mut roots = RootCertStore::empty();
+        roots.add(self.der.clone()).unwrap();
+        let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
+        let mut config = ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        config.alpn_protocols = alpn.iter().map(|protocol| protocol.to_vec()).collect();
+        let socket = TcpStream::connect(addr).await.expect("server accepts");
+        TlsConnector::from(Arc::new(config))
+            .connect(ServerName::try_from("127.0.0.1").unwrap(), socket)
+            .await
+            .expect("TLS handshake")
+    }
+}
