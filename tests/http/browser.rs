@@ -30,6 +30,11 @@ pub struct Browser {
 
 impl Browser {
     pub async fn launch() -> Browser {
+        Browser::launch_with(&[]).await
+    }
+
+    /// Like [`launch`](Browser::launch), with more Chromium flags.
+    pub async fn launch_with(flags: &[String]) -> Browser {
         static PROFILES: AtomicU32 = AtomicU32::new(0);
         let profile = std::env::temp_dir().join(format!(
             "warp-eventstream-chromium-{}-{}",
@@ -55,16 +60,24 @@ impl Browser {
         }
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
 
+        // What a closed network needs: no background fetches, no first-run, no sandbox (root).
+        let mut args: Vec<String> = [
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-quic",
+            "--no-first-run",
+        ]
+        .map(String::from)
+        .into();
+        args.push(format!("--user-data-dir={}", profile.display()));
+        args.extend_from_slice(flags);
         let capabilities = json!({
-            "goog:chromeOptions": {
-                "binary": "/usr/bin/chromium",
-                // What a closed network needs: no background fetches, no first-run, no sandbox (root).
-                "args": [
-                    "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                    "--disable-quic", "--no-first-run", format!("--user-data-dir={}", profile.display()),
-                ],
-            }
+            "goog:chromeOptions": { "binary": "/usr/bin/chromium", "args": args }
         });
         let client = ClientBuilder::new(HttpConnector::new())
             .capabilities(capabilities.as_object().unwrap().clone())

@@ -42,6 +42,15 @@ impl TestCert {
 
     /// A TLS client that trusts this certificate and offers `alpn`.
     pub async fn connect(&self, addr: SocketAddr, alpn: &[&[u8]]) -> TlsStream<TcpStream> {
+        self.try_connect(addr, alpn).await.expect("TLS handshake")
+    }
+
+    /// Like [`connect`](TestCert::connect), with the handshake's error.
+    pub async fn try_connect(
+        &self,
+        addr: SocketAddr,
+        alpn: &[&[u8]],
+    ) -> std::io::Result<TlsStream<TcpStream>> {
         let mut roots = RootCertStore::empty();
         roots.add(self.der.clone()).unwrap();
         let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
@@ -55,6 +64,5 @@ impl TestCert {
         TlsConnector::from(Arc::new(config))
             .connect(ServerName::try_from("127.0.0.1").unwrap(), socket)
             .await
-            .expect("TLS handshake")
     }
 }

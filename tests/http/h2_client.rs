@@ -3,7 +3,8 @@
 
 use bytes::Bytes;
 use eventsource_stream::{Event, Eventsource};
-use futures::{Stream, StreamExt};
+use futures::stream::BoxStream;
+use futures::StreamExt;
 use h2::client::SendRequest;
 use h2::RecvStream;
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -53,7 +54,7 @@ impl H2Connection {
 
 /// A stream's body as SSE events, its window released as the events are read (as a browser
 /// does); ends with the stream.
-pub fn events(body: RecvStream) -> impl Stream<Item = Event> {
+pub fn events(body: RecvStream) -> BoxStream<'static, Event> {
     futures::stream::unfold(body, |mut body| async move {
         let chunk = body.data().await?.expect("the stream is not reset");
         body.flow_control()
@@ -63,4 +64,5 @@ pub fn events(body: RecvStream) -> impl Stream<Item = Event> {
     })
     .eventsource()
     .map(|event| event.expect("a well-formed event stream"))
+    .boxed()
 }

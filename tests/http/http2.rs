@@ -55,7 +55,7 @@ async fn a_reset_http2_stream_closes_alone_and_max_clients_counts_streams() {
         let (status, body) = connection.get(&format!("/feed/{name}")).await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!(opened.next_within(LIMIT).await, name);
-        streams.push(Box::pin(events(body)));
+        streams.push(events(body));
     }
     assert_eq!(clients.count(), 3, "one client per stream");
     let (status, _) = connection.get("/feed/d").await;
@@ -118,7 +118,7 @@ async fn a_stalled_http2_stream_is_reset_by_its_write_timeout_while_the_others_k
     for name in ["a", "b"] {
         let (_, body) = connection.get(&format!("/feed/{name}")).await;
         assert_eq!(opened.next_within(LIMIT).await, name);
-        healthy.push(Box::pin(events(body)));
+        healthy.push(events(body));
     }
     // Never read: its window is spent after 16 KiB.
     let (_, mut stalled) = connection.get("/feed/stalled").await;
@@ -209,7 +209,7 @@ async fn graceful_shutdown_closes_every_http2_stream_then_the_connection() {
     for name in ["a", "b", "c"] {
         let (_, body) = connection.get(&format!("/ticks/{name}")).await;
         assert_eq!(opened.next_within(LIMIT).await, name);
-        let mut events = Box::pin(events(body));
+        let mut events = events(body);
         let first = within("the first tick", events.next()).await.unwrap();
         assert_eq!(first.event, "message");
         streams.push(events);
@@ -249,7 +249,7 @@ async fn http2_and_http1_clients_share_one_server_and_one_hub() {
     let addr = serve_on_loopback(feed).await;
     let mut h2 = connect(TcpStream::connect(addr).await.unwrap(), 65_535).await;
     let (_, body) = h2.get("/feed").await;
-    let mut over_h2 = Box::pin(events(body));
+    let mut over_h2 = events(body);
     let mut over_h1 = Box::pin(crate::client::get(addr, "/feed", &[]).await.events());
     // `on_open` runs once the stream is subscribed.
     opened.next_within(LIMIT).await;

@@ -14,6 +14,8 @@ mod redis_server;
 mod server;
 
 pub mod browser;
+#[cfg(feature = "tls")]
+mod browser_http2;
 mod computed_events;
 pub mod finished;
 mod framing_property;
@@ -25,4 +27,6 @@ mod redis;
 mod resume;
 mod routing;
 mod sources;
+#[cfg(feature = "tls")]
+mod tls;
 mod wire_format;
