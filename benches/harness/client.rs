@@ -1,5 +1,6 @@
-//! The load generator's client: raw HTTP/1.1 over TCP, a chunked-body decoder and an SSE line
-//! scanner that reads only what the scenarios check (`seq` and `t` in the data, the close event).
+//! The load generator's client: raw HTTP/1.1 over TCP with a chunked-body decoder, or HTTP/2
+//! through the h2 crate; and an SSE line scanner that reads only what the scenarios check
+//! (`seq` and `t` in the data, the close event).
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -100,6 +101,121 @@ async fn open_with(
 impl Conn {
     /// Reads events until `expect` of them arrived, the close event, or the end of the stream.
     pub async fn receive(mut self, expect: u64, latencies: bool) -> io::Result<Tally> {
+        let mut count = Count::new(expect, latencies);
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut pending = std::mem::take(&mut self.early);
+        loop {
+            let Conn { chunks, scan, .. } = &mut self;
+            chunks.feed(&pending, &mut |body| count.feed(scan, body));
+            if count.done() || self.chunks.done {
+                return Ok(count.tally);
+            }
+            let n = self.socket.read(&mut buf).await?;
+            if n == 0 {
+                return Ok(count.tally);
+            }
+            pending.clear();
+            pending.extend_from_slice(&buf[..n]);
+        }
+    }
+}
+
+/// One HTTP/2 connection: its event streams, opened together, and the task that drives it.
+pub struct H2Conn {
+    pub streams: Vec<H2Stream>,
+    _send: h2::client::SendRequest<bytes::Bytes>,
+    driver: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for H2Conn {
+    fn drop(&mut self) {
+        self.driver.abort();
+    }
+}
+
+/// One event stream of an HTTP/2 connection.
+pub struct H2Stream {
+    body: h2::RecvStream,
+    scan: Scan,
+}
+
+/// Connects from `source` with HTTP/2 (prior knowledge) and opens `streams` streams of
+/// `GET path`, each of whose responses must be `200`. Windows as large as a browser's.
+pub async fn open_h2(
+    addr: SocketAddr,
+    source: Ipv4Addr,
+    path: &str,
+    streams: usize,
+) -> io::Result<H2Conn> {
+    let socket = TcpSocket::new_v4()?;
+    socket.bind(SocketAddr::new(IpAddr::V4(source), 0))?;
+    let socket = socket.connect(addr).await?;
+    socket.set_nodelay(true)?;
+    let (send, connection) = h2::client::Builder::new()
+        .initial_window_size(6 << 20)
+        .initial_connection_window_size(15 << 20)
+        .handshake::<_, bytes::Bytes>(socket)
+        .await
+        .map_err(io::Error::other)?;
+    let driver = tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    let mut opened = Vec::with_capacity(streams);
+    for _ in 0..streams {
+        let request = warp::http::Request::get(format!("http://{addr}{path}"))
+            .body(())
+            .expect("a valid request");
+        let mut ready = send.clone().ready().await.map_err(io::Error::other)?;
+        let (response, _) = ready
+            .send_request(request, true)
+            .map_err(io::Error::other)?;
+        opened.push(response);
+    }
+    let mut conn = H2Conn {
+        streams: Vec::with_capacity(streams),
+        _send: send,
+        driver,
+    };
+    for response in opened {
+        let response = response.await.map_err(io::Error::other)?;
+        if response.status() != warp::http::StatusCode::OK {
+            return Err(io::Error::other(format!("response: {}", response.status())));
+        }
+        conn.streams.push(H2Stream {
+            body: response.into_body(),
+            scan: Scan::default(),
+        });
+    }
+    Ok(conn)
+}
+
+impl H2Stream {
+    /// Reads events until `expect` of them arrived, the close event, or the end of the stream;
+    /// releases the window as it reads, as a browser does.
+    pub async fn receive(mut self, expect: u64, latencies: bool) -> io::Result<Tally> {
+        let mut count = Count::new(expect, latencies);
+        while !count.done() {
+            let Some(chunk) = self.body.data().await else {
+                break;
+            };
+            let chunk = chunk.map_err(io::Error::other)?;
+            let _ = self.body.flow_control().release_capacity(chunk.len());
+            count.feed(&mut self.scan, &chunk);
+        }
+        Ok(count.tally)
+    }
+}
+
+/// A client's tally as events arrive.
+struct Count {
+    tally: Tally,
+    expect: u64,
+    next_seq: u64,
+    latencies: bool,
+}
+
+impl Count {
+    fn new(expect: u64, latencies: bool) -> Count {
         let mut tally = Tally {
             in_order: true,
             ..Tally::default()
@@ -107,40 +223,43 @@ impl Conn {
         if latencies {
             tally.latencies_us.reserve(expect as usize);
         }
-        let mut next_seq = 1;
-        let mut buf = vec![0u8; 64 * 1024];
-        let mut pending = std::mem::take(&mut self.early);
-        loop {
-            let Conn { chunks, scan, .. } = &mut self;
-            chunks.feed(&pending, &mut |body| {
-                scan.feed(body, &mut |seen: Seen| {
-                    if seen.close {
-                        tally.closed = true;
-                        return;
-                    }
-                    tally.events += 1;
-                    if let Some(seq) = seen.seq {
-                        tally.in_order &= seq == next_seq;
-                        next_seq = seq + 1;
-                    }
-                    if let (true, Some(t)) = (latencies, seen.t) {
-                        let now = unix_nanos();
-                        tally
-                            .latencies_us
-                            .push((now.saturating_sub(t) / 1000).min(u32::MAX as u64) as u32);
-                    }
-                })
-            });
-            if tally.closed || tally.events >= expect || self.chunks.done {
-                return Ok(tally);
-            }
-            let n = self.socket.read(&mut buf).await?;
-            if n == 0 {
-                return Ok(tally);
-            }
-            pending.clear();
-            pending.extend_from_slice(&buf[..n]);
+        Count {
+            tally,
+            expect,
+            next_seq: 1,
+            latencies,
         }
+    }
+
+    fn done(&self) -> bool {
+        self.tally.closed || self.tally.events >= self.expect
+    }
+
+    /// Counts the events in `body`, the next bytes of the stream.
+    fn feed(&mut self, scan: &mut Scan, body: &[u8]) {
+        let Count {
+            tally,
+            next_seq,
+            latencies,
+            ..
+        } = self;
+        scan.feed(body, &mut |seen: Seen| {
+            if seen.close {
+                tally.closed = true;
+                return;
+            }
+            tally.events += 1;
+            if let Some(seq) = seen.seq {
+                tally.in_order &= seq == *next_seq;
+                *next_seq = seq + 1;
+            }
+            if let (true, Some(t)) = (*latencies, seen.t) {
+                let now = unix_nanos();
+                tally
+                    .latencies_us
+                    .push((now.saturating_sub(t) / 1000).min(u32::MAX as u64) as u32);
+            }
+        });
     }
 }
 

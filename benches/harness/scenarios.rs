@@ -22,6 +22,10 @@ pub struct Sizes {
     pub latency_events: u64,
     /// Clients that stop reading during the `stalled` run, beside `latency_clients` healthy ones.
     pub stalled_clients: usize,
+    /// The HTTP/2 runs: `idle_clients` streams over this many connections...
+    pub idle_h2_connections: usize,
+    /// ... and `fanout_clients` streams over this many.
+    pub fanout_h2_connections: usize,
     pub counting_clients: usize,
     /// The longest any one scenario may take before it counts as failed.
     pub limit: Duration,
@@ -38,6 +42,8 @@ impl Sizes {
             latency_rate: 1_000,
             latency_events: 10_000,
             stalled_clients: 1_000,
+            idle_h2_connections: 100,
+            fanout_h2_connections: 10,
             counting_clients: 1_000,
             limit: Duration::from_secs(600),
         }
@@ -53,6 +59,8 @@ impl Sizes {
             latency_rate: 500,
             latency_events: 250,
             stalled_clients: 20,
+            idle_h2_connections: 2,
+            fanout_h2_connections: 2,
             counting_clients: 10,
             limit: Duration::from_secs(120),
         }
@@ -66,12 +74,18 @@ pub enum Scenario {
     Latency,
     Stalled,
     Counting,
+    /// `Idle` with the streams over a few HTTP/2 connections.
+    IdleH2,
+    /// `FanOut` with the streams over a few HTTP/2 connections.
+    FanOutH2,
 }
 
 impl Scenario {
-    pub const ALL: [Scenario; 5] = [
+    pub const ALL: [Scenario; 7] = [
         Scenario::Idle,
+        Scenario::IdleH2,
         Scenario::FanOut,
+        Scenario::FanOutH2,
         Scenario::Latency,
         Scenario::Stalled,
         Scenario::Counting,
@@ -84,6 +98,8 @@ impl Scenario {
             Scenario::Latency => "latency",
             Scenario::Stalled => "stalled",
             Scenario::Counting => "counting",
+            Scenario::IdleH2 => "idle-h2",
+            Scenario::FanOutH2 => "fan-out-h2",
         }
     }
 
@@ -105,6 +121,8 @@ impl Scenario {
                 Scenario::Latency => latency(&mut server, sizes).await,
                 Scenario::Stalled => stalled(&mut server, sizes).await,
                 Scenario::Counting => counting(&server, sizes).await,
+                Scenario::IdleH2 => idle_h2(&server, sizes).await,
+                Scenario::FanOutH2 => fan_out_h2(&mut server, sizes).await,
             }
         };
         tokio::time::timeout(sizes.limit, run)
@@ -235,6 +253,95 @@ async fn idle(server: &Child, sizes: &Sizes) -> Result<Vec<Figure>, String> {
             "idle",
             "connect to response head, p99 (ms)",
             millis(percentile(&connect, 0.99)),
+            Better::Lower,
+        ),
+    ])
+}
+
+/// Opens `streams` streams to `path` over `connections` HTTP/2 connections, a few connecting
+/// at a time.
+async fn open_all_h2(
+    addr: SocketAddr,
+    path: &str,
+    streams: usize,
+    connections: usize,
+) -> Result<Vec<client::H2Conn>, String> {
+    let per = streams.div_ceil(connections);
+    let conns: Vec<io::Result<client::H2Conn>> = futures::stream::iter(0..connections)
+        .map(|i| client::open_h2(addr, source(i), path, per.min(streams - i * per)))
+        .buffered(8)
+        .collect()
+        .await;
+    conns
+        .into_iter()
+        .collect::<io::Result<Vec<_>>>()
+        .map_err(|e| format!("HTTP/2 {path}: {e}"))
+}
+
+async fn idle_h2(server: &Child, sizes: &Sizes) -> Result<Vec<Figure>, String> {
+    let (n, connections) = (sizes.idle_clients, sizes.idle_h2_connections);
+    let warm = open_all_h2(server.addr, "/idle", 1, 1).await?;
+    let before = server.rss_bytes();
+    let started = Instant::now();
+    let conns = open_all_h2(server.addr, "/idle", n, connections).await?;
+    let all = started.elapsed();
+    let after = server.rss_bytes();
+    drop((warm, conns));
+    Ok(vec![
+        Figure::new(
+            "idle-h2",
+            format!("RSS per stream, {n} held over {connections} HTTP/2 connections (KiB)"),
+            (after.saturating_sub(before)) as f64 / n as f64 / 1024.0,
+            Better::Lower,
+        ),
+        Figure::new(
+            "idle-h2",
+            format!("time to open all {n} (ms)"),
+            millis(all),
+            Better::Lower,
+        ),
+    ])
+}
+
+async fn fan_out_h2(server: &mut Child, sizes: &Sizes) -> Result<Vec<Figure>, String> {
+    let (n, connections) = (sizes.fanout_clients, sizes.fanout_h2_connections);
+    let events = sizes.fanout_events;
+    let mut conns = open_all_h2(server.addr, "/feed", n, connections).await?;
+    let tasks: Vec<_> = conns
+        .iter_mut()
+        .flat_map(|conn| conn.streams.drain(..))
+        .map(|stream| tokio::spawn(stream.receive(events, false)))
+        .collect();
+    let started = Instant::now();
+    let published = server
+        .publish("feed", events, 0)
+        .await
+        .map_err(|e| format!("publish: {e}"))?;
+    let mut tallies = Vec::with_capacity(tasks.len());
+    for task in tasks {
+        let tally = task
+            .await
+            .map_err(|e| format!("client task: {e}"))?
+            .map_err(|e| format!("client read: {e}"))?;
+        tallies.push(tally);
+    }
+    let elapsed = started.elapsed();
+    drop(conns);
+    verify(&tallies, events)?;
+    let delivered: u64 = tallies.iter().map(|tally| tally.events).sum();
+    Ok(vec![
+        Figure::new(
+            "fan-out-h2",
+            format!(
+                "events delivered per second, {n} streams over {connections} HTTP/2 connections x {events} events"
+            ),
+            delivered as f64 / elapsed.as_secs_f64(),
+            Better::Higher,
+        ),
+        Figure::new(
+            "fan-out-h2",
+            "time to publish them all (ms)",
+            millis(published),
             Better::Lower,
         ),
     ])
