@@ -43,6 +43,10 @@ pub enum Kind {
     Warp,
     /// Hand-written `axum::response::sse` over a `tokio::sync::broadcast` channel.
     Axum,
+    /// This crate under its own `serve` (write timeouts per connection and per HTTP/2 stream,
+    /// the shutdown that ends streams) instead of `warp::serve`. Run it by name
+    /// (`--server warp-eventstream+serve`); the default run leaves it out.
+    OursServe,
     /// This crate's hub over `RedisTransport`: two server processes sharing one `redis-server`
     /// (fan-out and latency only).
     #[cfg(feature = "redis")]
@@ -66,6 +70,7 @@ impl Kind {
     pub fn name(self) -> &'static str {
         match self {
             Kind::Ours => "warp-eventstream",
+            Kind::OursServe => "warp-eventstream+serve",
             Kind::Warp => "warp::sse",
             Kind::Axum => "axum",
             #[cfg(feature = "redis")]
@@ -78,6 +83,7 @@ impl Kind {
     /// Every server the harness knows, the table's columns in this order.
     pub const KNOWN: &[Kind] = &[
         Kind::Ours,
+        Kind::OursServe,
         #[cfg(feature = "metrics")]
         Kind::OursPrometheus,
         Kind::Warp,
@@ -121,6 +127,7 @@ pub fn serve(kind: Kind) {
         let addr = listener.local_addr().expect("bound");
         let publish = match kind {
             Kind::Ours => ours::start(listener),
+            Kind::OursServe => ours::start_with_serve(listener),
             Kind::Warp => warp_sse::start(listener),
             Kind::Axum => axum_sse::start(listener),
             #[cfg(feature = "redis")]

@@ -33,8 +33,19 @@ pub async fn start_redis(listener: TcpListener, url: &str) -> Publish {
     })
 }
 
+/// The same routes under the crate's own `serve`.
+pub fn start_with_serve(listener: TcpListener) -> Publish {
+    let hub = Hub::with_replay(CAPACITY);
+    tokio::spawn(warp_eventstream::serve(routes(&hub)).run(listener));
+    publish_in_process(hub)
+}
+
 fn serve_hub(listener: TcpListener, hub: Hub<Tick>) -> Publish {
     tokio::spawn(warp::serve(routes(&hub)).incoming(listener).run());
+    publish_in_process(hub)
+}
+
+fn publish_in_process(hub: Hub<Tick>) -> Publish {
     Arc::new(move |topic, tick| {
         // The in-process hub stores and sends at once: its future is ready at the first poll.
         hub.publish(topic, tick)
