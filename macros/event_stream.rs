@@ -156,7 +156,7 @@ macro_rules! event_stream {
                 Extract = ($crate::__private::Response,),
                 Error = $crate::__private::Rejection,
             > + $crate::__private::Clone + Send + Sync + 'static {
-                $crate::__event_stream_clauses!([(clients [<$name _clients>]())] $($clauses)*)
+                $crate::__event_stream_clauses!([(raw [$($clauses)*]) (clients [<$name _clients>]())] $($clauses)*)
             }
         }
     };
@@ -165,7 +165,8 @@ macro_rules! event_stream {
             "a named endpoint takes no arguments and its clauses in braces: pub fn counting() { route \"/event/counting\" every 1s => |i| json!(i) }"
         );
     };
+    // The raw tokens ride along for the unused-parameter check (`macros/unused.rs`).
     ($($clauses:tt)*) => {
-        $crate::__event_stream_clauses!([] $($clauses)*)
+        $crate::__event_stream_clauses!([(raw [$($clauses)*])] $($clauses)*)
     };
 }

@@ -37,6 +37,7 @@ macro_rules! __event_stream_expand {
 
     // `every`: the tick source.
     (@build $handler:tt [$route:tt] [(every $period:tt)] [$($with:tt)?] [$($until:tt)?] [$($setting:tt)*]) => {{
+        $crate::__event_stream_expand!(@unused $route $($setting)*);
         let __endpoint = $crate::__event_stream_expand!(@endpoint $route)
             .every($crate::__event_stream_expand!(@duration every $period));
         $( let __endpoint = $crate::__event_stream_expand!(@until_ticks __endpoint $until); )?
@@ -48,6 +49,7 @@ macro_rules! __event_stream_expand {
 
     // `from hub(hub, topic)`: the hub source; values are framed once, at publish.
     (@build $handler:tt [$route:tt] [(from hub ($hub:expr) ($topic:expr))] [$($with:tt)?] [$($until:tt)?] [$($setting:tt)*]) => {{
+        $crate::__event_stream_expand!(@unused $route $($setting)*);
         $( $crate::__event_stream_expand!(@until_hub $until); )?
         $crate::__event_stream_expand!(@hub_handler $handler);
         let __endpoint = $crate::__event_stream_expand!(@endpoint $route);
@@ -67,6 +69,7 @@ macro_rules! __event_stream_expand {
 
     // `from <stream>`: the user's stream, built per connection.
     (@build $handler:tt [$route:tt] [(from stream $($source:tt)+)] [$($with:tt)?] [$($until:tt)?] [$($setting:tt)*]) => {{
+        $crate::__event_stream_expand!(@unused $route $($setting)*);
         let __endpoint = $crate::__event_stream_expand!(@endpoint $route);
         $( let __endpoint = $crate::__event_stream_expand!(@until_count __endpoint $until); )?
         $( let __endpoint = $crate::__event_stream_expand!(@apply stream __endpoint $setting); )*
@@ -86,6 +89,7 @@ macro_rules! __event_stream_expand {
     // `from |last| <stream>`: the user's stream, built per connection from the client's
     // `Last-Event-ID` (`last: Option<u64>`); its items' ids continue from there.
     (@build $handler:tt [$route:tt] [(from resume $last:ident $($source:tt)+)] [$($with:tt)?] [$($until:tt)?] [$($setting:tt)*]) => {{
+        $crate::__event_stream_expand!(@unused $route $($setting)*);
         let __endpoint = $crate::__event_stream_expand!(@endpoint $route);
         $( let __endpoint = $crate::__event_stream_expand!(@until_count __endpoint $until); )?
         $( let __endpoint = $crate::__event_stream_expand!(@apply stream __endpoint $setting); )*
@@ -347,6 +351,8 @@ macro_rules! __event_stream_expand {
             EVENTS[0]
         }))
     };
+    // The raw tokens are for `@unused` alone.
+    (@apply $source:ident $endpoint:ident (raw $($raw:tt)*)) => { $endpoint };
     // The hooks are set on the source's builder (`@hook`), where the context's type is known.
     (@apply $source:ident $endpoint:ident (on_open $($hook:tt)*)) => { $endpoint };
     (@apply $source:ident $endpoint:ident (on_close $($hook:tt)*)) => { $endpoint };
@@ -375,6 +381,43 @@ macro_rules! __event_stream_expand {
         })
     };
     (@hook $builder:ident $ctx:tt $other:tt) => { $builder };
+
+    // `@unused (route ...) settings`: a route parameter no clause uses is a warning on its name,
+    // and `_name` says it is unused on purpose, as with any Rust binding. The parameters are
+    // bound in each clause's closure, where unused names must be allowed (the hooks need not use
+    // what the handler does), so rustc's own lint cannot see it; instead the declaration's text
+    // (the `(raw [...])` setting) is searched for each name at compile time, and an unused one
+    // calls a deprecated method named after it. A field or a string of the same name counts as
+    // a use: no warning where one might be due, never one where none is.
+    (@unused (route $pieces:tt $label:tt [$(($name:ident $ty:ident))+]) (raw [$($raw:tt)*]) $($more:tt)*) => {
+        #[allow(dead_code, non_camel_case_types)]
+        {
+            struct __EventStreamParam<const QUIET: bool>;
+            impl __EventStreamParam<false> {
+                $(
+                    #[deprecated(note = "this route parameter is used by no clause: use it, or prefix its name with `_` to say it is unused")]
+                    fn $name(&self) {}
+                )+
+            }
+            impl __EventStreamParam<true> {
+                $( fn $name(&self) {} )+
+            }
+            const __DECLARATION: &str = $crate::__private::stringify!($($raw)*);
+            $(
+                __EventStreamParam::<{
+                    $crate::__private::validate::used_or_underscored(
+                        __DECLARATION,
+                        $crate::__private::stringify!($name),
+                    )
+                }>.$name();
+            )+
+        }
+    };
+    (@unused (route $pieces:tt $label:tt []) $($more:tt)*) => {};
+    (@unused $route:tt $other:tt $($more:tt)*) => {
+        $crate::__event_stream_expand!(@unused $route $($more)*);
+    };
+    (@unused $route:tt) => {};
 
     // `@count clause literal`: a compile-time count of at least 1, or an error naming `clause`.
     (@count $clause:ident $value:literal) => {{

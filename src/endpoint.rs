@@ -528,17 +528,14 @@ where
                     server_shutdown: server.map(|server| server.0),
                     peer: peer.map(|peer| peer.0).or(remote),
                 };
-                // Boxed: hyper keeps a slot the size of the service's future for the life of
-                // each connection, so a large future here would cost every idle stream.
-                Box::pin(respond(
-                    settings.clone(),
-                    open.clone(),
-                    hooks.clone(),
-                    ctx,
-                    request,
-                ))
+                respond(settings.clone(), open.clone(), hooks.clone(), ctx, request)
             },
         )
+        // Boxed whole: hyper keeps a slot the size of the service's future for the life of each
+        // connection, so the filter chain's future (its extracted values, the response future)
+        // would cost every idle stream; boxed, the slot holds a pointer, and the box is freed
+        // once the response head is out.
+        .boxed()
 }
 
 async fn respond<C, S>(

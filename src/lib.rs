@@ -113,6 +113,8 @@ pub mod __private {
 
     /// Compile-time checks of literal clause arguments.
     pub mod validate {
-        pub use crate::validate::{count, event_names, route, route_segment, RouteError};
+        pub use crate::validate::{
+            count, event_names, route, route_segment, used_or_underscored, RouteError,
+        };
     }
 }

@@ -206,6 +206,10 @@ where
         let mut http = auto::Builder::new(StreamExecutor {
             streams: streams.clone(),
         });
+        // Frames are copied into hyper's write buffer, which every connection has anyway, rather
+        // than queued beside it: an idle stream then holds no queue of its own once its first
+        // frame (the position frame, say) is out, and a batch goes out in one contiguous write.
+        http.http1().writev(false);
         http.http2()
             .max_concurrent_streams(self.max_concurrent_streams)
             // What an HTTP/2 stream may queue beyond its reader's window: hyper asks the body
