@@ -156,6 +156,46 @@ pub const fn count(value: u64, error: &'static str) -> u64 {
     value
 }
 
+/// Whether a route parameter is unused on purpose (its name starts with `_`) or used: its name
+/// appears in the declaration's text again, besides its own `/ name: Type` (in a clause's code,
+/// or as `{name}` in a format string).
+pub const fn used_or_underscored(declaration: &str, name: &str) -> bool {
+    let (text, name) = (declaration.as_bytes(), name.as_bytes());
+    if let [b'_', ..] = name {
+        return true;
+    }
+    let mut found = 0;
+    let mut at = 0;
+    while at + name.len() <= text.len() {
+        if word_at(text, at, name) {
+            found += 1;
+            if found == 2 {
+                return true;
+            }
+        }
+        at += 1;
+    }
+    false
+}
+
+/// Whether `word` is at `at` in `text`, not as part of a longer identifier.
+const fn word_at(text: &[u8], at: usize, word: &[u8]) -> bool {
+    let mut i = 0;
+    while i < word.len() {
+        if text[at + i] != word[i] {
+            return false;
+        }
+        i += 1;
+    }
+    let before = at > 0 && identifier_byte(text[at - 1]);
+    let after = at + word.len() < text.len() && identifier_byte(text[at + word.len()]);
+    !before && !after
+}
+
+const fn identifier_byte(byte: u8) -> bool {
+    byte.is_ascii_alphanumeric() || byte == b'_' || byte >= 0x80
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -198,44 +238,22 @@ mod tests {
         assert!(!is_field_value("a\0b", false));
         assert!(is_field_value("a\0b", true));
     }
-}
 
-/// Whether a route parameter is unused on purpose (its name starts with `_`) or used: its name
-/// appears in the declaration's text again, besides its own `/ name: Type` (in a clause's code,
-/// or as `{name}` in a format string).
-pub const fn used_or_underscored(declaration: &str, name: &str) -> bool {
-    let (text, name) = (declaration.as_bytes(), name.as_bytes());
-    if let [b'_', ..] = name {
-        return true;
+    #[test]
+    fn a_route_parameter_is_used_when_named_again_as_a_whole_word() {
+        let declaration = r#"route "/p" / symbol : String / job : u32 every 1s on_close | n | { println! ("{job} {n}") } => | i | json! (i)"#;
+        assert!(!super::used_or_underscored(declaration, "symbol"));
+        assert!(
+            super::used_or_underscored(declaration, "job"),
+            "in a format string"
+        );
+        assert!(!super::used_or_underscored(
+            "route \"/p\" / id : u32 => | i | json! (ids)",
+            "id"
+        ));
+        assert!(super::used_or_underscored(
+            "route \"/p\" / _id : u32",
+            "_id"
+        ));
     }
-    let mut found = 0;
-    let mut at = 0;
-    while at + name.len() <= text.len() {
-        if word_at(text, at, name) {
-            found += 1;
-            if found == 2 {
-                return true;
-            }
-        }
-        at += 1;
-    }
-    false
-}
-
-/// Whether `word` is at `at` in `text`, not as part of a longer identifier.
-const fn word_at(text: &[u8], at: usize, word: &[u8]) -> bool {
-    let mut i = 0;
-    while i < word.len() {
-        if text[at + i] != word[i] {
-            return false;
-        }
-        i += 1;
-    }
-    let before = at > 0 && identifier_byte(text[at - 1]);
-    let after = at + word.len() < text.len() && identifier_byte(text[at + word.len()]);
-    !before && !after
-}
-
-const fn identifier_byte(byte: u8) -> bool {
-    byte.is_ascii_alphanumeric() || byte == b'_' || byte >= 0x80
 }
