@@ -79,8 +79,9 @@ pub use serde_json::json;
 pub use crate::clients::Clients;
 pub use crate::event::Event;
 pub use crate::hub::{
-    EventId, Hub, HubFrame, MemoryTransport, Outgoing, PublishError, ResetFrom, Subscription,
-    Transport, TransportError, TransportFuture, DEFAULT_REPLAY,
+    EventId, Fanout, FanoutError, FanoutReceiver, Hub, HubFrame, MemoryTransport, Outgoing,
+    PublishError, ResetFrom, Subscription, Transport, TransportError, TransportFuture,
+    DEFAULT_REPLAY,
 };
 #[cfg(feature = "redis")]
 pub use crate::hub::{RedisTransport, RedisTransportBuilder};

@@ -1,16 +1,15 @@
-//! The in-process transport: per topic, a ring of recent frames and a broadcast channel.
+//! The in-process transport: per topic, a ring of recent frames for replay and a [`Fanout`].
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 
-use tokio::sync::broadcast;
-
+use super::fanout::Fanout;
 use super::transport::{
     HubFrame, Outgoing, ResetFrom, Subscription, Transport, TransportError, TransportFuture,
 };
 use super::{EventId, PublishError};
 
-/// How many frames a subscriber may be behind before the channel itself drops them for it; the
+/// How many frames a subscriber may be behind before the fan-out's ring drops them for it; the
 /// endpoint's `buffer` is the tighter, per-connection bound.
 pub(crate) const CHANNEL_CAPACITY: usize = 1024;
 
@@ -47,7 +46,7 @@ struct Topic {
     /// The number of the newest frame (0: none yet).
     head: u64,
     kept: VecDeque<HubFrame>,
-    sender: broadcast::Sender<HubFrame>,
+    fanout: Fanout,
 }
 
 impl MemoryTransport {
@@ -78,16 +77,16 @@ impl MemoryTransport {
             if topics.by_name.len() >= topics.sweep_at {
                 topics
                     .by_name
-                    .retain(|_, topic| topic.sender.receiver_count() > 0 || !topic.kept.is_empty());
+                    .retain(|_, topic| topic.fanout.receiver_count() > 0 || !topic.kept.is_empty());
                 topics.sweep_at = (topics.by_name.len() * 2).max(64);
             }
-            let (sender, _) = broadcast::channel(CHANNEL_CAPACITY.max(self.replay).max(1));
+            let fanout = Fanout::new(CHANNEL_CAPACITY.max(self.replay));
             topics.by_name.insert(
                 name.into(),
                 Topic {
                     head: 0,
                     kept: VecDeque::new(),
-                    sender,
+                    fanout,
                 },
             );
         }
@@ -109,15 +108,14 @@ impl MemoryTransport {
                 }
                 topic.kept.push_back(frame.clone());
             }
-            // No receivers is not an error: the frame is kept for whoever comes back.
-            let _ = topic.sender.send(frame);
+            topic.fanout.send(frame);
             id
         })
     }
 
     fn subscribe_now(&self, topic: &str, after: Option<u64>) -> Subscription {
         self.with_topic(topic, |topic| {
-            let live = topic.sender.subscribe();
+            let live = topic.fanout.subscribe();
             let head = EventId::seq(topic.head);
             let Some(last) = after else {
                 return Subscription {
@@ -184,7 +182,7 @@ impl Transport for MemoryTransport {
         topics
             .by_name
             .get(topic)
-            .map_or(0, |topic| topic.sender.receiver_count())
+            .map_or(0, |topic| topic.fanout.receiver_count())
     }
 }
 

@@ -2,6 +2,7 @@
 //! client missed.
 
 mod event_id;
+mod fanout;
 mod memory;
 #[cfg(feature = "redis")]
 mod redis;
@@ -15,6 +16,7 @@ use std::sync::Arc;
 use serde::Serialize;
 
 pub use self::event_id::EventId;
+pub use self::fanout::{Fanout, FanoutError, FanoutReceiver};
 pub use self::memory::MemoryTransport;
 #[cfg(feature = "redis")]
 pub use self::redis::{RedisTransport, RedisTransportBuilder};

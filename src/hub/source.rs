@@ -9,16 +9,19 @@ use std::task::{Context, Poll};
 
 use bytes::{Bytes, BytesMut};
 use futures::Stream;
-use tokio::sync::broadcast::{self, error::RecvError, error::TryRecvError};
 use tokio_util::sync::ReusableBoxFuture;
 
-use super::transport::{HubFrame, Subscription};
+use super::fanout::{FanoutReceiver, Read};
+use super::transport::Subscription;
 use super::EventId;
 use crate::body::{Abort, Sent, SourceItem};
 use crate::settings::Settings;
 
 /// A batch stops growing at this size; the next poll continues.
 const MAX_BATCH_BYTES: usize = 64 * 1024;
+
+/// How much a subscriber copies out of the topic's ring per hold of its lock.
+const READ_PER_LOCK: usize = 8 * 1024;
 
 /// What happens to a client more than `buffer` events behind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,18 +33,13 @@ pub enum OnLag {
     Disconnect,
 }
 
-type Received = (Result<HubFrame, RecvError>, broadcast::Receiver<HubFrame>);
-
-async fn receive(mut live: broadcast::Receiver<HubFrame>) -> Received {
-    let result = live.recv().await;
-    (result, live)
-}
-
 pub(crate) struct HubSource {
     /// Sent before any frame: the `reset` event, or the id-only position frame.
     first: Option<Bytes>,
-    backlog: std::vec::IntoIter<HubFrame>,
-    next: ReusableBoxFuture<'static, Received>,
+    backlog: std::vec::IntoIter<super::HubFrame>,
+    live: FanoutReceiver,
+    /// Completes at the topic's next send: polled once nothing is waiting, before the last look.
+    next_send: ReusableBoxFuture<'static, ()>,
     buffer: usize,
     on_lag: OnLag,
     settings: Arc<Settings>,
@@ -68,7 +66,8 @@ impl HubSource {
         HubSource {
             first,
             backlog: subscription.backlog.into_iter(),
-            next: ReusableBoxFuture::new(receive(subscription.live)),
+            next_send: ReusableBoxFuture::new(subscription.live.next_send()),
+            live: subscription.live,
             buffer: settings.buffer.max(1),
             on_lag: settings.on_lag,
             settings,
@@ -88,25 +87,6 @@ impl HubSource {
             OnLag::Skip => Ok(lagged_frame(self.last_id, missed)),
         }
     }
-
-    /// The client is more than `buffer` behind: skips every frame waiting in `live`, noting the
-    /// last one's id so that the `lagged` event's id is where a reconnect resumes.
-    fn skip_waiting(&mut self, live: &mut broadcast::Receiver<HubFrame>) -> u64 {
-        let mut missed = 0;
-        loop {
-            match live.try_recv() {
-                Ok(frame) => {
-                    self.last_id = Some(frame.id);
-                    missed += 1;
-                }
-                Err(TryRecvError::Lagged(dropped)) => {
-                    self.last_id = None;
-                    missed += dropped;
-                }
-                Err(TryRecvError::Empty | TryRecvError::Closed) => return missed,
-            }
-        }
-    }
 }
 
 fn position_frame(head: EventId) -> Bytes {
@@ -124,35 +104,6 @@ fn lagged_frame(id: Option<EventId>, missed: u64) -> Bytes {
     }
 }
 
-/// What the live receiver had.
-enum Got {
-    Frame(HubFrame),
-    Lagged(u64),
-    Closed,
-    Empty,
-}
-
-impl From<Result<HubFrame, RecvError>> for Got {
-    fn from(received: Result<HubFrame, RecvError>) -> Self {
-        match received {
-            Ok(frame) => Got::Frame(frame),
-            Err(RecvError::Lagged(missed)) => Got::Lagged(missed),
-            Err(RecvError::Closed) => Got::Closed,
-        }
-    }
-}
-
-impl From<Result<HubFrame, TryRecvError>> for Got {
-    fn from(received: Result<HubFrame, TryRecvError>) -> Self {
-        match received {
-            Ok(frame) => Got::Frame(frame),
-            Err(TryRecvError::Lagged(missed)) => Got::Lagged(missed),
-            Err(TryRecvError::Closed) => Got::Closed,
-            Err(TryRecvError::Empty) => Got::Empty,
-        }
-    }
-}
-
 /// Frames gathered for one write.
 #[derive(Default)]
 struct Batch {
@@ -160,20 +111,35 @@ struct Batch {
     rest: Option<BytesMut>,
     len: usize,
     frames: u64,
+    /// Bytes expected in all, once frames are joined.
+    hint: usize,
 }
 
 impl Batch {
-    fn push(&mut self, frame: Bytes) {
+    fn push(&mut self, frame: &Bytes) {
         self.len += frame.len();
         match (&self.first, &mut self.rest) {
-            (None, _) => self.first = Some(frame),
+            (None, _) => self.first = Some(frame.clone()),
             (Some(first), None) => {
-                let mut joined = BytesMut::with_capacity((first.len() + frame.len()) * 4);
+                let mut joined = BytesMut::with_capacity(
+                    ((first.len() + frame.len()) * 4)
+                        .max(self.hint)
+                        .min(MAX_BATCH_BYTES + frame.len()),
+                );
                 joined.extend_from_slice(first);
-                joined.extend_from_slice(&frame);
+                joined.extend_from_slice(frame);
                 self.rest = Some(joined);
             }
-            (Some(_), Some(joined)) => joined.extend_from_slice(&frame),
+            (Some(_), Some(joined)) => joined.extend_from_slice(frame),
+        }
+    }
+
+    /// Makes room for about `more` bytes (at most a whole batch), now or when frames are
+    /// joined.
+    fn reserve(&mut self, more: usize) {
+        match &mut self.rest {
+            Some(joined) => joined.reserve(more.min(MAX_BATCH_BYTES.saturating_sub(joined.len()))),
+            None => self.hint = self.len + more,
         }
     }
 
@@ -186,6 +152,82 @@ impl Batch {
         match self.rest {
             Some(joined) => Some(joined.freeze()),
             None => self.first,
+        }
+    }
+}
+
+impl HubSource {
+    /// Gathers the live frames waiting into `batch`, applying the lag policy; `Pending` when
+    /// there were none and the waker is registered for the next.
+    fn read_live(&mut self, batch: &mut Batch, cx: &mut Context<'_>) -> Poll<()> {
+        let buffer = self.buffer as u64;
+        loop {
+            let last_id = &mut self.last_id;
+            // The lock is held while frames are copied: a few KiB at a time, so that a publisher
+            // waiting for it never waits long.
+            let mut held = 0;
+            let read = self.live.read(|frame, waiting| {
+                *last_id = Some(frame.id);
+                // Room for what is waiting, so that the batch grows without copying itself.
+                batch.reserve(frame.bytes.len() * (waiting as usize + 2));
+                batch.push(&frame.bytes);
+                batch.frames += 1;
+                held += frame.bytes.len();
+                !batch.full() && waiting <= buffer && held < READ_PER_LOCK
+            });
+            match read {
+                Read::Frames => {
+                    // A client more than `buffer` behind the topic skips or leaves now, after
+                    // the frames it took, before it reads a backlog it cannot catch up with.
+                    if self.live.len() > buffer {
+                        let (missed, last) = self.live.skip_all();
+                        self.last_id = last;
+                        if self.lag(missed, batch).is_err() {
+                            return Poll::Ready(());
+                        }
+                    }
+                    if batch.full() {
+                        return Poll::Ready(());
+                    }
+                }
+                Read::Lagged(dropped) => {
+                    // The ring dropped frames this client never saw; the frames waiting after
+                    // them are skipped too, so that the `lagged` event carries the last one's id.
+                    let (skipped, last) = self.live.skip_all();
+                    self.last_id = last;
+                    if self.lag(dropped + skipped, batch).is_err() {
+                        return Poll::Ready(());
+                    }
+                }
+                Read::Closed => {
+                    self.ended = true;
+                    return Poll::Ready(());
+                }
+                Read::Empty if batch.first.is_some() => return Poll::Ready(()),
+                Read::Empty => {
+                    // Registered for the next send first, then one more look: a frame sent in
+                    // between is read now rather than missed.
+                    self.next_send.set(self.live.next_send());
+                    if self.next_send.poll(cx).is_pending() && self.live.len() == 0 {
+                        return Poll::Pending;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Applies the lag policy to `missed` skipped frames: the `lagged` frame joins the batch, or
+    /// the disconnect is noted for after it.
+    fn lag(&mut self, missed: u64, batch: &mut Batch) -> Result<(), ()> {
+        match self.lagged(missed) {
+            Ok(frame) => {
+                batch.push(&frame);
+                Ok(())
+            }
+            Err(abort) => {
+                self.abort = Some(abort);
+                Err(())
+            }
         }
     }
 }
@@ -204,74 +246,18 @@ impl Stream for HubSource {
         }
         let mut batch = Batch::default();
         if let Some(first) = this.first.take() {
-            batch.push(first);
+            batch.push(&first);
         }
         for frame in this.backlog.by_ref() {
             this.last_id = Some(frame.id);
-            batch.push(frame.bytes);
+            batch.push(&frame.bytes);
             batch.frames += 1;
             if batch.full() {
                 break;
             }
         }
-        if !batch.full() && this.backlog.len() == 0 {
-            if let Poll::Ready((result, mut live)) = this.next.poll(cx) {
-                let mut next = Some(result);
-                loop {
-                    let got = match next.take() {
-                        Some(received) => Got::from(received),
-                        None => Got::from(live.try_recv()),
-                    };
-                    match got {
-                        Got::Frame(frame) => {
-                            this.last_id = Some(frame.id);
-                            batch.push(frame.bytes);
-                            batch.frames += 1;
-                        }
-                        Got::Lagged(dropped) => {
-                            // The channel dropped frames this client never saw, whose ids are
-                            // not known here; the frames waiting after them are skipped too,
-                            // so that the `lagged` event carries the last one's id.
-                            this.last_id = None;
-                            let missed = dropped + this.skip_waiting(&mut live);
-                            match this.lagged(missed) {
-                                Ok(frame) => batch.push(frame),
-                                Err(abort) => {
-                                    this.abort = Some(abort);
-                                    break;
-                                }
-                            }
-                        }
-                        Got::Closed => {
-                            this.ended = true;
-                            break;
-                        }
-                        Got::Empty => break,
-                    }
-                    // A client more than `buffer` behind the topic skips or leaves now, before
-                    // it reads a backlog it cannot catch up with.
-                    if live.len() > this.buffer {
-                        let missed = this.skip_waiting(&mut live);
-                        match this.lagged(missed) {
-                            Ok(frame) => batch.push(frame),
-                            Err(abort) => {
-                                this.abort = Some(abort);
-                                break;
-                            }
-                        }
-                    }
-                    if batch.full() {
-                        break;
-                    }
-                }
-                if !this.ended && this.abort.is_none() {
-                    this.next.set(receive(live));
-                    // Registers the waker for the next frame (or finds one already there).
-                    if batch.first.is_none() {
-                        return Pin::new(this).poll_next(cx);
-                    }
-                }
-            }
+        if !batch.full() && this.backlog.len() == 0 && this.read_live(&mut batch, cx).is_pending() {
+            return Poll::Pending;
         }
         let frames = batch.frames;
         match batch.take() {

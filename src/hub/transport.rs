@@ -8,7 +8,6 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use tokio::sync::broadcast;
 
 use super::event_id::MAX_LEN;
 use super::{EventId, PublishError};
@@ -19,8 +18,8 @@ use crate::frame::{check_event_name, encode_events, EventHeader, Payload};
 ///
 /// A transport assigns each topic's ids ([`EventId`]s, opaque to the hub), frames each event
 /// once with [`Outgoing::frame`], keeps recent frames for replay and fans them out to this
-/// process's subscribers through a `tokio::sync::broadcast` channel, whose receivers the
-/// endpoints poll. [`MemoryTransport`](crate::MemoryTransport) keeps all of it in process; a
+/// process's subscribers through a [`Fanout`](crate::Fanout) per topic, whose receivers the
+/// endpoints read. [`MemoryTransport`](crate::MemoryTransport) keeps all of it in process; a
 /// broker-backed transport (`RedisTransport`, feature `redis`) shares topics between servers.
 ///
 /// ```
@@ -196,7 +195,7 @@ pub struct Subscription {
     /// The client missed frames that are no longer kept: it is sent a `reset` event first.
     pub reset: Option<ResetFrom>,
     /// Frames published from now on.
-    pub live: broadcast::Receiver<HubFrame>,
+    pub live: crate::FanoutReceiver,
 }
 
 /// The ids a `reset` event reports: the client's last id and the topic's newest.

@@ -193,7 +193,9 @@ pub fn check_hub(case: &Case) {
         Ok(id) => {
             let frame = subscriber
                 .live
-                .try_recv()
+                .recv()
+                .now_or_never()
+                .expect("the frame is waiting")
                 .expect("the subscriber has the frame");
             assert_eq!(frame.id, id);
             assert_eq!(

@@ -3,7 +3,7 @@
 //! Each topic is one stream, `<prefix><topic>`, appended with `XADD … MAXLEN ~ <replay>`; the
 //! entry id Redis assigns is the event's SSE `id:`, the same on every server. Each process reads
 //! the topics its clients subscribe to with one blocking `XREAD` over all of them (see
-//! [`reader`]), frames each entry once and fans it out through a broadcast channel per topic,
+//! [`reader`]), frames each entry once and fans it out through a [`Fanout`] per topic,
 //! as the in-process transport does.
 
 mod entries;
@@ -18,11 +18,11 @@ use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{Client, Cmd, Value};
-use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
 use self::entries::Entry;
 use self::publisher::Publisher;
+use super::fanout::{Fanout, FanoutReceiver};
 use super::memory::CHANNEL_CAPACITY;
 use super::transport::{
     HubFrame, Outgoing, ResetFrom, Subscription, Transport, TransportError, TransportFuture,
@@ -98,7 +98,7 @@ struct Shared {
 
 /// A topic some client of this server watches.
 struct Topic {
-    sender: broadcast::Sender<HubFrame>,
+    fanout: Fanout,
     /// The id of the last entry sent to this server's subscribers (or where reading starts):
     /// what the reader reads after.
     position: EventId,
@@ -396,22 +396,19 @@ impl Shared {
 
     /// Takes a place in `topic`'s fan-out: its receiver, and the position it follows. A topic
     /// new to this server starts at the stream's newest entry, and wakes the reader.
-    async fn join(
-        &self,
-        topic: &str,
-    ) -> Result<(broadcast::Receiver<HubFrame>, EventId), TransportError> {
+    async fn join(&self, topic: &str) -> Result<(FanoutReceiver, EventId), TransportError> {
         if let Some(topic) = self.topics().get(topic) {
-            return Ok((topic.sender.subscribe(), topic.position));
+            return Ok((topic.fanout.subscribe(), topic.position));
         }
         let newest = self.newest(topic).await?;
         let joined = {
             let mut topics = self.topics();
             let known = topics.contains_key(topic);
             let entry = topics.entry(topic.into()).or_insert_with(|| Topic {
-                sender: broadcast::channel(CHANNEL_CAPACITY.max(self.kept)).0,
+                fanout: Fanout::new(CHANNEL_CAPACITY.max(self.kept)),
                 position: newest,
             });
-            (entry.sender.subscribe(), entry.position, known)
+            (entry.fanout.subscribe(), entry.position, known)
         };
         let (live, position, known) = joined;
         if !known {
@@ -490,7 +487,7 @@ impl Shared {
         &self,
         topic: &str,
         after: EventId,
-        live: &mut broadcast::Receiver<HubFrame>,
+        live: &mut FanoutReceiver,
     ) -> Result<Start, TransportError> {
         let confirmed = self.range(topic, &after.to_string(), after, 1).await?;
         if confirmed.first().map(|entry| entry.id) != Some(after) {
@@ -553,6 +550,6 @@ impl Transport for RedisTransport {
         self.shared
             .topics()
             .get(topic)
-            .map_or(0, |topic| topic.sender.receiver_count())
+            .map_or(0, |topic| topic.fanout.receiver_count())
     }
 }

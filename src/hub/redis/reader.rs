@@ -135,8 +135,8 @@ fn deliver(shared: &Shared, topic: &[u8], read: Vec<Entry>) {
         }
         topic.position = id;
         if let Some(frame) = frame {
-            // No receivers is not an error: the topic is dropped at the next read.
-            let _ = topic.sender.send(frame);
+            // With no receivers the topic is dropped at the next read.
+            topic.fanout.send(frame);
         }
     }
 }
@@ -182,7 +182,7 @@ async fn check_positions(
                     last_event_id: position,
                     head,
                 };
-                let _ = watched.sender.send(HubFrame {
+                watched.fanout.send(HubFrame {
                     id: head,
                     bytes: reset.frame(),
                 });
@@ -198,7 +198,7 @@ impl Shared {
     /// watches any more are dropped here, so they are no longer read.
     pub(super) fn watched(&self) -> Vec<(Box<str>, EventId)> {
         let mut topics = self.topics();
-        topics.retain(|_, topic| topic.sender.receiver_count() > 0);
+        topics.retain(|_, topic| topic.fanout.receiver_count() > 0);
         topics
             .iter()
             .map(|(name, topic)| (name.clone(), topic.position))
