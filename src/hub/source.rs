@@ -20,8 +20,8 @@ use crate::settings::Settings;
 /// A batch stops growing at this size; the next poll continues.
 const MAX_BATCH_BYTES: usize = 64 * 1024;
 
-/// How much a subscriber copies out of the topic's ring per hold of its lock.
-const READ_PER_LOCK: usize = 8 * 1024;
+/// How many frames a subscriber takes out of the topic's ring per hold of its lock.
+const READ_PER_LOCK: usize = 32;
 
 /// What happens to a client more than `buffer` events behind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -163,18 +163,26 @@ impl HubSource {
         let buffer = self.buffer as u64;
         loop {
             let last_id = &mut self.last_id;
-            // The lock is held while frames are copied: a few KiB at a time, so that a publisher
-            // waiting for it never waits long.
-            let mut held = 0;
+            // Under the ring's lock, only handles are taken (a publisher waiting for it never
+            // waits long); the bytes are copied into the batch after.
+            let mut taken: [Option<Bytes>; READ_PER_LOCK] = Default::default();
+            let (mut count, mut bytes, mut left) = (0, batch.len, 0);
             let read = self.live.read(|frame, waiting| {
                 *last_id = Some(frame.id);
-                // Room for what is waiting, so that the batch grows without copying itself.
-                batch.reserve(frame.bytes.len() * (waiting as usize + 2));
-                batch.push(&frame.bytes);
-                batch.frames += 1;
-                held += frame.bytes.len();
-                !batch.full() && waiting <= buffer && held < READ_PER_LOCK
+                taken[count] = Some(frame.bytes.clone());
+                count += 1;
+                bytes += frame.bytes.len();
+                left = waiting;
+                count < READ_PER_LOCK && bytes < MAX_BATCH_BYTES && waiting <= buffer
             });
+            if let Some(Some(last)) = taken.get(count.wrapping_sub(1)) {
+                // Room for what is waiting, so that the batch grows without copying itself.
+                batch.reserve(last.len() * (count + left as usize + 1));
+            }
+            for frame in taken.iter().take(count).flatten() {
+                batch.push(frame);
+                batch.frames += 1;
+            }
             match read {
                 Read::Frames => {
                     // A client more than `buffer` behind the topic skips or leaves now, after
