@@ -2,9 +2,10 @@
 //! reads in place.
 //!
 //! A `tokio::sync::broadcast` channel hands each receiver a clone of every frame: per event and
-//! per subscriber, a slot lock, a reference-count increment and its decrement, on a count every
-//! core shares. Here a subscriber takes everything waiting for it under one read lock, copying
-//! the frames' bytes straight into its next write; per event it costs a copy of the frame.
+//! per subscriber, a slot lock, a reference-count increment and its decrement, and a wake-up
+//! through the channel's own machinery. Here a woken subscriber takes the handles of what waits
+//! for it, a few dozen per hold of one read lock (`HubSource` copies them into its next write
+//! after), and the ring needs no per-receiver state but a position.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
