@@ -256,12 +256,19 @@ impl Stream for HubSource {
         if let Some(first) = this.first.take() {
             batch.push(&first);
         }
-        for frame in this.backlog.by_ref() {
-            this.last_id = Some(frame.id);
-            batch.push(&frame.bytes);
-            batch.frames += 1;
-            if batch.full() {
-                break;
+        if this.backlog.len() > 0 {
+            for frame in this.backlog.by_ref() {
+                this.last_id = Some(frame.id);
+                batch.push(&frame.bytes);
+                batch.frames += 1;
+                if batch.full() {
+                    break;
+                }
+            }
+            if this.backlog.len() == 0 {
+                // The iterator keeps the backlog's buffer until dropped: free it now, rather
+                // than for the life of a resumed client's connection.
+                this.backlog = Vec::new().into_iter();
             }
         }
         if !batch.full() && this.backlog.len() == 0 && this.read_live(&mut batch, cx).is_pending() {
