@@ -71,8 +71,9 @@ where
 /// open at once unless [`Server::max_concurrent_streams`] says otherwise: 128, as nginx.
 pub const DEFAULT_MAX_CONCURRENT_STREAMS: u32 = 128;
 
-/// A server built by [`serve`]: [`graceful`](Server::graceful) and [`grace`](Server::grace)
-/// optionally, then [`run`](Server::run).
+/// A server built by [`serve`]: optionally [`graceful`](Server::graceful),
+/// [`grace`](Server::grace), [`max_concurrent_streams`](Server::max_concurrent_streams) and
+/// (feature `tls`) `tls`, then [`run`](Server::run).
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
@@ -212,8 +213,9 @@ where
         http.http1().writev(false);
         http.http2()
             .max_concurrent_streams(self.max_concurrent_streams)
-            // What an HTTP/2 stream may queue beyond its reader's window: hyper asks the body
-            // for no more once this is full, which is when the stream's write timeout starts.
+            // What an HTTP/2 stream may queue beyond its reader's window. hyper stops asking the
+            // body for frames once the window is spent and a frame waits: from then on the
+            // stream's write timeout runs (`stream_stall`).
             .max_send_buf_size(STREAM_SEND_BUFFER);
         let mut connections = JoinSet::new();
         let mut signal = std::pin::pin!(self.signal);
