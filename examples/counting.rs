@@ -53,7 +53,10 @@ async fn main() {
             return;
         }
         #[cfg(not(feature = "tls"))]
-        panic!("--tls needs the `tls` feature (on by default)");
+        {
+            eprintln!("--tls needs the `tls` feature (on by default)");
+            std::process::exit(1);
+        }
     }
     println!("Counting page: http://{addr}/");
     server.run(listener).await;
@@ -72,7 +75,11 @@ mod https {
             Some(args.get(at + 1).expect("a path after the flag").clone())
         };
         if let (Some(cert), Some(key)) = (flag("--cert"), flag("--key")) {
-            return Tls::from_files(&cert, &key).unwrap_or_else(|error| panic!("{error}"));
+            return Tls::from_files(&cert, &key).unwrap_or_else(|error| {
+                // A clear line and a failed exit, rather than a panic's backtrace.
+                eprintln!("{error}");
+                std::process::exit(1)
+            });
         }
         let made = rcgen::generate_simple_self_signed(vec![
             "localhost".to_owned(),
