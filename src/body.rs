@@ -5,6 +5,8 @@
 //! own: the source, the keep-alive timer and the shutdown watch are all polled from here.
 
 use std::future::Future;
+use std::mem::ManuallyDrop;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -86,16 +88,32 @@ where
 
 impl<S> Drop for EventBody<S> {
     fn drop(&mut self) {
+        let _entered = self.span.enter();
+        // The source goes first, and with it a hub subscription: by the time `on_close` runs,
+        // the client has left every count. A panic in a source's own drop must not cost the
+        // stream its `on_close`.
+        let source = &mut self.body.source;
+        let dropped = catch_unwind(AssertUnwindSafe(|| {
+            // SAFETY: the source is dropped here and only here (`Body` never drops it, being
+            // `ManuallyDrop`), and nothing reads it after: the body is being dropped.
+            unsafe { ManuallyDrop::drop(source) }
+        }));
+        if dropped.is_err() {
+            tracing::error!(
+                route = self.body.settings.route,
+                "dropping the source panicked"
+            );
+        }
         // Every deliberate ending closes the guard first; reaching here with it open means
         // hyper dropped the body: the client went away, a write timed out or the server is
         // stopping.
-        let _entered = self.span.enter();
         self.body.guard.dropped(&self.span);
     }
 }
 
 struct Body<S> {
-    source: S,
+    /// Dropped by [`EventBody`]'s `Drop`, before `on_close` runs.
+    source: ManuallyDrop<S>,
     settings: Arc<Settings>,
     preamble: Option<Bytes>,
     keep_alive: Option<Pin<Box<Sleep>>>,
@@ -122,7 +140,7 @@ where
             .keep_alive
             .map(|every| Box::pin(tokio::time::sleep(every)));
         Body {
-            source,
+            source: ManuallyDrop::new(source),
             preamble: settings.retry_frame.clone(),
             keep_alive,
             shutdown: Box::pin(settings.shutdown.watch()),
@@ -250,7 +268,7 @@ where
                 return Poll::Ready(None);
             }
         }
-        match Pin::new(&mut this.source).poll_next(cx) {
+        match Pin::new(&mut *this.source).poll_next(cx) {
             Poll::Ready(Some(Ok(sent))) => {
                 let events = sent.count.saturating_sub(this.guard.count());
                 this.settings.metrics.written(events, sent.frame.len());
