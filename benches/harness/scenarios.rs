@@ -5,6 +5,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
+use tokio::task::JoinHandle;
 
 use super::child::Child;
 use super::client::{self, Conn, Tally};
@@ -188,10 +189,15 @@ async fn open_all(addr: SocketAddr, path: &str, n: usize) -> Result<Vec<Conn>, S
 
 /// Every client's tally, each received on its own task.
 async fn receive_all(conns: Vec<Conn>, expect: u64, latencies: bool) -> Result<Vec<Tally>, String> {
-    let tasks: Vec<_> = conns
+    let tasks = conns
         .into_iter()
         .map(|conn| tokio::spawn(conn.receive(expect, latencies)))
         .collect();
+    tallies(tasks).await
+}
+
+/// The tallies of clients receiving on tasks of their own, in client order.
+async fn tallies(tasks: Vec<JoinHandle<io::Result<Tally>>>) -> Result<Vec<Tally>, String> {
     let mut tallies = Vec::with_capacity(tasks.len());
     for task in tasks {
         let tally = task
@@ -307,44 +313,15 @@ async fn fan_out_h2(server: &mut Child, sizes: &Sizes) -> Result<Vec<Figure>, St
     let (n, connections) = (sizes.fanout_clients, sizes.fanout_h2_connections);
     let events = sizes.fanout_events;
     let mut conns = open_all_h2(server.addr, "/feed", n, connections).await?;
-    let tasks: Vec<_> = conns
+    let receiving = conns
         .iter_mut()
         .flat_map(|conn| conn.streams.drain(..))
         .map(|stream| tokio::spawn(stream.receive(events, false)))
         .collect();
-    let started = Instant::now();
-    let published = server
-        .publish("feed", events, 0)
-        .await
-        .map_err(|e| format!("publish: {e}"))?;
-    let mut tallies = Vec::with_capacity(tasks.len());
-    for task in tasks {
-        let tally = task
-            .await
-            .map_err(|e| format!("client task: {e}"))?
-            .map_err(|e| format!("client read: {e}"))?;
-        tallies.push(tally);
-    }
-    let elapsed = started.elapsed();
+    let clients = format!("{n} streams over {connections} HTTP/2 connections");
+    let figures = publish_to(server, receiving, "fan-out-h2", clients, sizes).await;
     drop(conns);
-    verify(&tallies, events)?;
-    let delivered: u64 = tallies.iter().map(|tally| tally.events).sum();
-    Ok(vec![
-        Figure::new(
-            "fan-out-h2",
-            format!(
-                "events delivered per second, {n} streams over {connections} HTTP/2 connections x {events} events"
-            ),
-            delivered as f64 / elapsed.as_secs_f64(),
-            Better::Higher,
-        ),
-        Figure::new(
-            "fan-out-h2",
-            "time to publish them all (ms)",
-            millis(published),
-            Better::Lower,
-        ),
-    ])
+    figures
 }
 
 async fn fan_out(server: &mut Child, sizes: &Sizes) -> Result<Vec<Figure>, String> {
@@ -359,26 +336,42 @@ async fn fan_out_to(
     conns: Vec<Conn>,
     sizes: &Sizes,
 ) -> Result<Vec<Figure>, String> {
-    let (n, events) = (conns.len(), sizes.fanout_events);
-    let receiving = tokio::spawn(receive_all(conns, events, false));
+    let n = conns.len();
+    let receiving = conns
+        .into_iter()
+        .map(|conn| tokio::spawn(conn.receive(sizes.fanout_events, false)))
+        .collect();
+    publish_to(server, receiving, "fan-out", format!("{n} clients"), sizes).await
+}
+
+/// Publishes `fanout_events` through `server`, flat out, to the clients receiving on tasks of
+/// their own; the delivery rate and the publish time, as `scenario`'s rows.
+async fn publish_to(
+    server: &mut Child,
+    receiving: Vec<JoinHandle<io::Result<Tally>>>,
+    scenario: &'static str,
+    clients: String,
+    sizes: &Sizes,
+) -> Result<Vec<Figure>, String> {
+    let events = sizes.fanout_events;
     let started = Instant::now();
     let published = server
         .publish("feed", events, 0)
         .await
         .map_err(|e| format!("publish: {e}"))?;
-    let tallies = receiving.await.map_err(|e| e.to_string())??;
+    let tallies = tallies(receiving).await?;
     let elapsed = started.elapsed();
     verify(&tallies, events)?;
     let delivered: u64 = tallies.iter().map(|tally| tally.events).sum();
     Ok(vec![
         Figure::new(
-            "fan-out",
-            format!("events delivered per second, {n} clients x {events} events"),
+            scenario,
+            format!("events delivered per second, {clients} x {events} events"),
             delivered as f64 / elapsed.as_secs_f64(),
             Better::Higher,
         ),
         Figure::new(
-            "fan-out",
+            scenario,
             "time to publish them all (ms)",
             millis(published),
             Better::Lower,
