@@ -25,10 +25,9 @@ where
     addr
 }
 
+/// Runs `future`, failing the test with `what` after [`LIMIT`].
 async fn within<T>(what: &str, future: impl std::future::Future<Output = T>) -> T {
-    tokio::time::timeout(LIMIT, future)
-        .await
-        .unwrap_or_else(|_| panic!("{what}: not within {LIMIT:?}"))
+    crate::server::within(what, LIMIT, future).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

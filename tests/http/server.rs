@@ -49,3 +49,14 @@ impl<T> Calls<T> {
         calls
     }
 }
+
+/// Runs `future`, failing the test with `what` if it takes longer than `limit`.
+pub async fn within<T>(
+    what: &str,
+    limit: std::time::Duration,
+    future: impl std::future::Future<Output = T>,
+) -> T {
+    tokio::time::timeout(limit, future)
+        .await
+        .unwrap_or_else(|_| panic!("{what}: not within {limit:?}"))
+}

@@ -24,10 +24,9 @@ async fn serve_tls(tls: Tls) -> SocketAddr {
     addr
 }
 
+/// Runs `future`, failing the test with `what` after [`LIMIT`].
 async fn within<T>(what: &str, future: impl std::future::Future<Output = T>) -> T {
-    tokio::time::timeout(LIMIT, future)
-        .await
-        .unwrap_or_else(|_| panic!("{what}: not within {LIMIT:?}"))
+    crate::server::within(what, LIMIT, future).await
 }
 
 /// Reads until the server closes the connection; what it sent.
