@@ -1,6 +1,7 @@
-//! The in-process transport: per topic, a ring of recent frames for replay and a [`Fanout`].
+//! The in-process transport: per topic, a [`Fanout`] whose ring of recent frames is also the
+//! replay kept for reconnecting clients.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::sync::Mutex;
 
 use super::fanout::Fanout;
@@ -43,9 +44,10 @@ struct Topics {
 
 #[derive(Debug)]
 struct Topic {
-    /// The number of the newest frame (0: none yet).
+    /// The number of the newest frame (0: none yet). Frame `n` is the fan-out's frame `n - 1`:
+    /// each publish sends exactly one.
     head: u64,
-    kept: VecDeque<HubFrame>,
+    /// Its ring keeps at least `replay` frames: the replay is the newest of them.
     fanout: Fanout,
 }
 
@@ -75,40 +77,26 @@ impl MemoryTransport {
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         if !topics.by_name.contains_key(name) {
             if topics.by_name.len() >= topics.sweep_at {
-                topics
-                    .by_name
-                    .retain(|_, topic| topic.fanout.receiver_count() > 0 || !topic.kept.is_empty());
+                let replay = self.replay;
+                topics.by_name.retain(|_, topic| {
+                    topic.fanout.receiver_count() > 0 || (replay > 0 && topic.head > 0)
+                });
                 topics.sweep_at = (topics.by_name.len() * 2).max(64);
             }
             let fanout = Fanout::new(CHANNEL_CAPACITY.max(self.replay));
-            topics.by_name.insert(
-                name.into(),
-                Topic {
-                    head: 0,
-                    kept: VecDeque::new(),
-                    fanout,
-                },
-            );
+            topics
+                .by_name
+                .insert(name.into(), Topic { head: 0, fanout });
         }
         f(topics.by_name.get_mut(name).expect("inserted above"))
     }
 
     fn publish_now(&self, topic: &str, event: Outgoing) -> EventId {
-        let replay = self.replay;
         self.with_topic(topic, |topic| {
             topic.head += 1;
             let id = EventId::seq(topic.head);
-            let frame = HubFrame {
-                id,
-                bytes: event.frame(id),
-            };
-            if replay > 0 {
-                if topic.kept.len() == replay {
-                    topic.kept.pop_front();
-                }
-                topic.kept.push_back(frame.clone());
-            }
-            topic.fanout.send(frame);
+            let bytes = event.frame(id);
+            topic.fanout.send(HubFrame { id, bytes });
             id
         })
     }
@@ -125,10 +113,11 @@ impl MemoryTransport {
                     live,
                 };
             };
-            let oldest_kept = topic
-                .kept
-                .front()
-                .map_or(topic.head + 1, |frame| frame.id.parts().1);
+            let replay = self.replay as u64;
+            // What is kept: the newest `replay` frames, those the ring still holds among them.
+            let oldest_kept = (topic.head + 1)
+                .saturating_sub(replay)
+                .max(topic.fanout.oldest() + 1);
             if last > topic.head || last + 1 < oldest_kept {
                 // Ahead of the topic (an id from before a restart) or behind what is kept.
                 return Subscription {
@@ -141,10 +130,9 @@ impl MemoryTransport {
                     live,
                 };
             }
-            let skip = (last + 1 - oldest_kept) as usize;
             Subscription {
                 head,
-                backlog: topic.kept.iter().skip(skip).cloned().collect(),
+                backlog: topic.fanout.frames_from(last),
                 reset: None,
                 live,
             }

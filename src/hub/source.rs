@@ -163,26 +163,22 @@ impl HubSource {
         let buffer = self.buffer as u64;
         loop {
             let last_id = &mut self.last_id;
-            // Under the ring's lock, only handles are taken (a publisher waiting for it never
-            // waits long); the bytes are copied into the batch after.
-            let mut taken: [Option<Bytes>; READ_PER_LOCK] = Default::default();
-            let (mut count, mut bytes, mut left) = (0, batch.len, 0);
+            // The bytes are copied into the batch under the ring's read lock, a bounded number
+            // per hold (a publisher waiting for the lock never waits long). Taking handles
+            // instead would touch each frame's shared reference count twice per subscriber:
+            // with a thousand subscribers on two cores, a fifth of the server's time.
+            let mut count = 0;
             let read = self.live.read(|frame, waiting| {
+                if count == 0 {
+                    // Room for what is waiting, so that the batch grows without copying itself.
+                    batch.reserve(frame.bytes.len() * (waiting as usize + 2));
+                }
                 *last_id = Some(frame.id);
-                taken[count] = Some(frame.bytes.clone());
-                count += 1;
-                bytes += frame.bytes.len();
-                left = waiting;
-                count < READ_PER_LOCK && bytes < MAX_BATCH_BYTES && waiting <= buffer
-            });
-            if let Some(Some(last)) = taken.get(count.wrapping_sub(1)) {
-                // Room for what is waiting, so that the batch grows without copying itself.
-                batch.reserve(last.len() * (count + left as usize + 1));
-            }
-            for frame in taken.iter().take(count).flatten() {
-                batch.push(frame);
+                batch.push(&frame.bytes);
                 batch.frames += 1;
-            }
+                count += 1;
+                count < READ_PER_LOCK && !batch.full() && waiting <= buffer
+            });
             match read {
                 Read::Frames => {
                     // A client more than `buffer` behind the topic skips or leaves now, after
