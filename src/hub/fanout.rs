@@ -10,7 +10,7 @@
 //! per-receiver state but a position.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{fence, AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use tokio::sync::futures::OwnedNotified;
@@ -84,6 +84,10 @@ struct Shared {
     ring: RwLock<Ring>,
     /// Woken at each send, for the receivers that read everything and wait.
     sent: Arc<Notify>,
+    /// Some receiver found nothing to read and may be waiting: set before its last look, cleared
+    /// by the send that wakes it. With every receiver busy, a send then costs no trip through the
+    /// `Notify`'s lock.
+    waiting: AtomicBool,
     receivers: AtomicUsize,
 }
 
@@ -136,6 +140,7 @@ impl Fanout {
                     closed: false,
                 }),
                 sent: Arc::new(Notify::new()),
+                waiting: AtomicBool::new(false),
                 receivers: AtomicUsize::new(0),
             }),
         }
@@ -157,7 +162,13 @@ impl Fanout {
             }
             ring.frames.push_back(frame);
         }
-        self.shared.sent.notify_waiters();
+        // Pairs with the fence in `may_wait`: either this sees the receiver's flag, or the
+        // receiver's last look sees this frame.
+        fence(Ordering::SeqCst);
+        let shared = &self.shared;
+        if shared.waiting.load(Ordering::Relaxed) && shared.waiting.swap(false, Ordering::Relaxed) {
+            shared.sent.notify_waiters();
+        }
     }
 
     /// A receiver of the frames sent from now on.
@@ -240,6 +251,7 @@ impl FanoutReceiver {
             let waiting = self.shared.sent.clone().notified_owned();
             let mut waiting = std::pin::pin!(waiting);
             waiting.as_mut().enable();
+            self.may_wait();
             let mut frame = None;
             match self.read(|next, _| {
                 frame = Some(next.clone());
@@ -298,8 +310,23 @@ impl FanoutReceiver {
         (missed, last)
     }
 
+    /// Says this receiver may wait: the next send wakes the waiters. Call after the wait is
+    /// registered (a `next_send` future polled once) and before the last look.
+    fn may_wait(&self) {
+        self.shared.waiting.store(true, Ordering::Relaxed);
+        // Pairs with the fence in `Fanout::send`.
+        fence(Ordering::SeqCst);
+    }
+
+    /// After a `next_send` future was polled once: true when nothing is waiting to be read, and
+    /// the next send wakes it.
+    pub(crate) fn nothing_waiting(&self) -> bool {
+        self.may_wait();
+        self.len() == 0
+    }
+
     /// A future that completes at the next send (or drop) after it is first polled: poll it,
-    /// then read again, and wait only if nothing came in between.
+    /// then look again with `nothing_waiting`, and wait only if nothing came in between.
     pub(crate) fn next_send(&self) -> OwnedNotified {
         self.shared.sent.clone().notified_owned()
     }
@@ -308,5 +335,50 @@ impl FanoutReceiver {
 impl Drop for FanoutReceiver {
     fn drop(&mut self) {
         self.shared.receivers.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A send from another thread while receivers go to sleep: the `waiting` flag must never let
+    /// a send pass without waking a receiver that found nothing.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn no_wake_up_is_lost_between_a_last_look_and_a_send() {
+        const SENDS: u64 = 20_000;
+        let fanout = Fanout::new(SENDS as usize);
+        let receivers: Vec<_> = (0..4)
+            .map(|_| {
+                let mut receiver = fanout.subscribe();
+                tokio::spawn(async move {
+                    // Stops at the last send, not at the fan-out's drop, whose wake-up would
+                    // hide a lost one.
+                    for n in 1..=SENDS {
+                        assert_eq!(receiver.recv().await.unwrap().id, EventId::seq(n));
+                    }
+                })
+            })
+            .collect();
+        let sender = std::thread::spawn(move || {
+            for n in 1..=SENDS {
+                fanout.send(HubFrame {
+                    id: EventId::seq(n),
+                    bytes: bytes::Bytes::from_static(b"data: x\n\n"),
+                });
+                if n % 64 == 0 {
+                    // Let the receivers drain and go back to waiting now and then.
+                    std::thread::yield_now();
+                }
+            }
+            fanout
+        });
+        let _fanout = sender.join().unwrap();
+        for receiver in receivers {
+            tokio::time::timeout(std::time::Duration::from_secs(30), receiver)
+                .await
+                .expect("every receiver was woken for every send")
+                .unwrap();
+        }
     }
 }

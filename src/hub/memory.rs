@@ -75,19 +75,20 @@ impl MemoryTransport {
             .state
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if !topics.by_name.contains_key(name) {
-            if topics.by_name.len() >= topics.sweep_at {
-                let replay = self.replay;
-                topics.by_name.retain(|_, topic| {
-                    topic.fanout.receiver_count() > 0 || (replay > 0 && topic.head > 0)
-                });
-                topics.sweep_at = (topics.by_name.len() * 2).max(64);
-            }
-            let fanout = Fanout::new(CHANNEL_CAPACITY.max(self.replay));
-            topics
-                .by_name
-                .insert(name.into(), Topic { head: 0, fanout });
+        if let Some(topic) = topics.by_name.get_mut(name) {
+            return f(topic);
         }
+        if topics.by_name.len() >= topics.sweep_at {
+            let replay = self.replay;
+            topics.by_name.retain(|_, topic| {
+                topic.fanout.receiver_count() > 0 || (replay > 0 && topic.head > 0)
+            });
+            topics.sweep_at = (topics.by_name.len() * 2).max(64);
+        }
+        let fanout = Fanout::new(CHANNEL_CAPACITY.max(self.replay));
+        topics
+            .by_name
+            .insert(name.into(), Topic { head: 0, fanout });
         f(topics.by_name.get_mut(name).expect("inserted above"))
     }
 

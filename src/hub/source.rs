@@ -212,7 +212,7 @@ impl HubSource {
                     // Registered for the next send first, then one more look: a frame sent in
                     // between is read now rather than missed.
                     self.next_send.set(self.live.next_send());
-                    if self.next_send.poll(cx).is_pending() && self.live.len() == 0 {
+                    if self.next_send.poll(cx).is_pending() && self.live.nothing_waiting() {
                         return Poll::Pending;
                     }
                 }
