@@ -1,6 +1,7 @@
 //! A server under test, in a child process of its own (this same binary with `--serve <kind>`),
 //! so its memory and CPU time are its own. It is driven through its stdin: `publish <topic>
-//! <count> <rate>` answers `published <nanoseconds>` when the last event is out.
+//! <count> <rate>` answers `published <nanoseconds>` when the last event is out; `heap` answers
+//! `heap <live blocks>` (a server started with heap counting, `super::heap`).
 
 use std::io;
 use std::net::SocketAddr;
@@ -19,11 +20,8 @@ pub struct Child {
 }
 
 impl Child {
-    pub async fn spawn(kind: Kind) -> io::Result<Child> {
-        Child::spawn_with(kind, &[]).await
-    }
-
-    /// A server with extra environment variables (a Redis-backed server's Redis URL).
+    /// A server with extra environment variables (a Redis-backed server's Redis URL, heap
+    /// counting).
     pub async fn spawn_with(kind: Kind, env: &[(&str, &str)]) -> io::Result<Child> {
         let mut process = Command::new(std::env::current_exe()?)
             .args(["--serve", kind.name()])
@@ -57,6 +55,17 @@ impl Child {
         line.strip_prefix("published ")
             .and_then(|nanos| nanos.parse().ok())
             .map(Duration::from_nanos)
+            .ok_or_else(|| io::Error::other(format!("server said {line:?}")))
+    }
+
+    /// The server's live heap blocks now (`super::heap::snapshot`'s line); the server must have
+    /// been spawned with `COUNT_HEAP` set.
+    pub async fn heap(&mut self) -> io::Result<String> {
+        self.stdin.write_all(b"heap\n").await?;
+        self.stdin.flush().await?;
+        let line = self.stdout.next_line().await?.unwrap_or_default();
+        line.strip_prefix("heap ")
+            .map(str::to_owned)
             .ok_or_else(|| io::Error::other(format!("server said {line:?}")))
     }
 

@@ -15,6 +15,7 @@
 mod affinity;
 mod child;
 mod client;
+mod heap;
 #[cfg(feature = "redis")]
 mod redis_server;
 mod report;

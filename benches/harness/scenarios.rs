@@ -113,16 +113,21 @@ impl Scenario {
                 .unwrap_or_else(|_| Err(format!("took longer than {:?}", sizes.limit)));
         }
         let run = async {
-            let mut server = Child::spawn(kind)
+            // The idle scenarios count the server's heap blocks; the others run it uncounted.
+            let env: &[(&str, &str)] = match self {
+                Scenario::Idle | Scenario::IdleH2 => &[(super::servers::COUNT_HEAP, "1")],
+                _ => &[],
+            };
+            let mut server = Child::spawn_with(kind, env)
                 .await
                 .map_err(|e| format!("spawn: {e}"))?;
             match self {
-                Scenario::Idle => idle(&server, sizes).await,
+                Scenario::Idle => idle(&mut server, kind, sizes).await,
                 Scenario::FanOut => fan_out(&mut server, sizes).await,
                 Scenario::Latency => latency(&mut server, sizes).await,
                 Scenario::Stalled => stalled(&mut server, sizes).await,
                 Scenario::Counting => counting(&server, sizes).await,
-                Scenario::IdleH2 => idle_h2(&server, sizes).await,
+                Scenario::IdleH2 => idle_h2(&mut server, kind, sizes).await,
                 Scenario::FanOutH2 => fan_out_h2(&mut server, sizes).await,
             }
         };
@@ -230,15 +235,50 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() - 1) as f64 * p).round() as usize]
 }
 
-async fn idle(server: &Child, sizes: &Sizes) -> Result<Vec<Figure>, String> {
+/// The server's heap blocks now, for `heap_figure` after the connections open.
+async fn heap(server: &mut Child) -> Result<String, String> {
+    server.heap().await.map_err(|e| format!("heap: {e}"))
+}
+
+/// The heap the `n` connections (or streams) opened since `before` hold, per connection, as a
+/// figure; the blocks it is made of are printed, largest share first.
+async fn heap_figure(
+    server: &mut Child,
+    kind: Kind,
+    scenario: &'static str,
+    before: &str,
+    n: usize,
+) -> Result<Figure, String> {
+    let after = heap(server).await?;
+    let (bytes, blocks) = super::heap::per_connection(before, &after, n);
+    let blocks: Vec<String> = blocks
+        .iter()
+        .map(|(size, count)| format!("{size} B x {count:.2}"))
+        .collect();
+    eprintln!(
+        "  {scenario} {}: heap per connection {bytes:.0} B: {}",
+        kind.name(),
+        blocks.join(", ")
+    );
+    Ok(Figure::new(
+        scenario,
+        "heap per connection, counted (KiB)",
+        bytes / 1024.0,
+        Better::Lower,
+    ))
+}
+
+async fn idle(server: &mut Child, kind: Kind, sizes: &Sizes) -> Result<Vec<Figure>, String> {
     let n = sizes.idle_clients;
     // One connection first, so lazily allocated per-process state is in the baseline.
     let warm = open_all(server.addr, "/idle", 1).await?;
+    let heap_before = heap(server).await?;
     let before = server.rss_bytes();
     let started = Instant::now();
     let conns = open_all(server.addr, "/idle", n).await?;
     let all = started.elapsed();
     let after = server.rss_bytes();
+    let heap = heap_figure(server, kind, "idle", &heap_before, n).await?;
     let mut connect: Vec<Duration> = conns.iter().map(|conn| conn.connect_time).collect();
     connect.sort();
     drop((warm, conns));
@@ -249,6 +289,7 @@ async fn idle(server: &Child, sizes: &Sizes) -> Result<Vec<Figure>, String> {
             (after.saturating_sub(before)) as f64 / n as f64 / 1024.0,
             Better::Lower,
         ),
+        heap,
         Figure::new(
             "idle",
             format!("time to connect all {n} (ms)"),
@@ -284,14 +325,16 @@ async fn open_all_h2(
         .map_err(|e| format!("HTTP/2 {path}: {e}"))
 }
 
-async fn idle_h2(server: &Child, sizes: &Sizes) -> Result<Vec<Figure>, String> {
+async fn idle_h2(server: &mut Child, kind: Kind, sizes: &Sizes) -> Result<Vec<Figure>, String> {
     let (n, connections) = (sizes.idle_clients, sizes.idle_h2_connections);
     let warm = open_all_h2(server.addr, "/idle", 1, 1).await?;
+    let heap_before = heap(server).await?;
     let before = server.rss_bytes();
     let started = Instant::now();
     let conns = open_all_h2(server.addr, "/idle", n, connections).await?;
     let all = started.elapsed();
     let after = server.rss_bytes();
+    let heap = heap_figure(server, kind, "idle-h2", &heap_before, n).await?;
     drop((warm, conns));
     Ok(vec![
         Figure::new(
@@ -300,6 +343,7 @@ async fn idle_h2(server: &Child, sizes: &Sizes) -> Result<Vec<Figure>, String> {
             (after.saturating_sub(before)) as f64 / n as f64 / 1024.0,
             Better::Lower,
         ),
+        heap,
         Figure::new(
             "idle-h2",
             format!("time to open all {n} (ms)"),

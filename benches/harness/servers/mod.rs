@@ -104,12 +104,18 @@ impl Kind {
     }
 }
 
+/// Set for a server whose heap the harness asks for (`heap` on its stdin).
+pub const COUNT_HEAP: &str = "SSE_BENCH_COUNT_HEAP";
+
 /// The environment variable that gives a Redis-backed server its Redis URL.
 #[cfg(feature = "redis")]
 pub const REDIS_URL: &str = "SSE_BENCH_REDIS_URL";
 
 /// The child process's `main`: serve on an ephemeral loopback port, print it, obey stdin.
 pub fn serve(kind: Kind) {
+    if std::env::var_os(COUNT_HEAP).is_some() {
+        super::heap::count();
+    }
     // Pinned before the runtime starts, so that its worker threads inherit the mask.
     if let Ok(list) = std::env::var(super::affinity::SERVER_CPUS) {
         let cpus = super::affinity::parse(&list).expect("the harness checked the list");
@@ -154,6 +160,10 @@ async fn obey(publish: Publish) {
     let mut lines = BufReader::new(tokio::io::stdin()).lines();
     while let Ok(Some(line)) = lines.next_line().await {
         let words: Vec<&str> = line.split_whitespace().collect();
+        if words == ["heap"] {
+            println!("heap {}", super::heap::snapshot());
+            continue;
+        }
         let ["publish", topic, count, rate] = words[..] else {
             println!("unknown command {line:?}");
             continue;
