@@ -31,10 +31,17 @@ pub struct Tally {
     pub latencies_us: Vec<u32>,
 }
 
+/// A client's receive buffer (`SO_RCVBUF`). Left to the kernel's autotuning (up to
+/// `tcp_rmem`'s 32 MiB here), a thousand loopback sockets that a server fills faster than the
+/// load generator reads hold gigabytes between them, and TCP enters memory pressure
+/// (`super::netstat`): every socket's buffers shrink and the figures drop several times over.
+/// 256 KiB is a few milliseconds of events per client at the fastest fan-out.
+pub const RECV_BUFFER: u32 = 256 * 1024;
+
 /// Connects from `source` (any `127.0.0.x`, so 10,000 clients do not run out of ports), sends
 /// `GET path` and reads the response head, which must be `200`.
 pub async fn open(addr: SocketAddr, source: Ipv4Addr, path: &str) -> io::Result<Conn> {
-    open_with(addr, source, path, None).await
+    open_with(addr, source, path, RECV_BUFFER).await
 }
 
 /// Like [`open`], from a socket whose receive buffer is about `recv_buffer` bytes: a client that
@@ -45,20 +52,18 @@ pub async fn open_stalling(
     path: &str,
     recv_buffer: u32,
 ) -> io::Result<Conn> {
-    open_with(addr, source, path, Some(recv_buffer)).await
+    open_with(addr, source, path, recv_buffer).await
 }
 
 async fn open_with(
     addr: SocketAddr,
     source: Ipv4Addr,
     path: &str,
-    recv_buffer: Option<u32>,
+    recv_buffer: u32,
 ) -> io::Result<Conn> {
     let started = Instant::now();
     let socket = TcpSocket::new_v4()?;
-    if let Some(size) = recv_buffer {
-        socket.set_recv_buffer_size(size)?;
-    }
+    socket.set_recv_buffer_size(recv_buffer)?;
     socket.bind(SocketAddr::new(IpAddr::V4(source), 0))?;
     let mut socket = socket.connect(addr).await?;
     socket.set_nodelay(true)?;

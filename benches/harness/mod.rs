@@ -16,6 +16,7 @@ mod affinity;
 mod child;
 mod client;
 mod heap;
+mod netstat;
 #[cfg(feature = "redis")]
 mod redis_server;
 mod report;
@@ -138,10 +139,17 @@ async fn run(
             for k in 0..servers.len() {
                 let kind = servers[(k + round) % servers.len()];
                 let started = Instant::now();
+                let pressures = netstat::tcp_memory_pressures();
                 match scenario.run(kind, sizes).await {
                     Ok(figures) => {
+                        let pressured = match (pressures, netstat::tcp_memory_pressures()) {
+                            (Some(before), Some(after)) if after > before => {
+                                " (the kernel's TCP memory came under pressure: not this server's figure)"
+                            }
+                            _ => "",
+                        };
                         eprintln!(
-                            "{:>9} {:>16}: {:.1}s {}",
+                            "{:>9} {:>16}: {:.1}s {}{pressured}",
                             scenario.name(),
                             kind.name(),
                             started.elapsed().as_secs_f64(),

@@ -4,18 +4,23 @@
 //! A `tokio::sync::broadcast` channel hands each receiver a clone of every frame: per event and
 //! per subscriber, a slot lock, a reference-count increment and its decrement, and a wake-up
 //! through the channel's own machinery. Here a woken subscriber copies what waits for it into its
-//! next write, a few dozen frames per hold of one read lock, without touching the frames'
-//! reference counts (shared by every subscriber: with a thousand of them on two cores, taking
-//! and dropping a handle per frame was a fifth of the server's time), and the ring needs no
-//! per-receiver state but a position.
+//! next write without touching the frames' reference counts (shared by every subscriber: with a
+//! thousand of them on two cores, taking and dropping a handle per frame was a fifth of the
+//! server's time), and the ring needs no per-receiver state but a position.
+//!
+//! The ring is a queue of blocks of `BLOCK` write-once slots (`super::block`). A frame is written
+//! to its slot and then published by advancing `end`; a receiver holds the block it reads and
+//! reads what is written without a lock. Locks are taken once per block only (a sender adding one, a receiver moving to
+//! the next), so a receiver preempted in the middle of a copy never holds up a publisher.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{fence, AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
 
 use tokio::sync::futures::OwnedNotified;
 use tokio::sync::Notify;
 
+use super::block::{Block, BLOCK};
 use super::transport::HubFrame;
 use super::EventId;
 
@@ -56,6 +61,8 @@ pub struct FanoutReceiver {
     shared: Arc<Shared>,
     /// The number of the next frame this receiver reads.
     next: u64,
+    /// The block it last read from, held so that reading on in it takes no lock.
+    block: Option<Arc<Block>>,
 }
 
 /// Why [`FanoutReceiver::recv`] has no frame.
@@ -81,7 +88,17 @@ impl std::error::Error for FanoutError {}
 
 #[derive(Debug)]
 struct Shared {
-    ring: RwLock<Ring>,
+    /// The blocks holding the kept frames, oldest first; a sender adds one every `BLOCK` frames
+    /// and drops those wholly older than the newest `capacity` frames.
+    blocks: RwLock<VecDeque<Arc<Block>>>,
+    /// The number the next frame sent will have (frames count from 0): every frame below it is
+    /// set in its slot.
+    end: AtomicU64,
+    /// How many of the newest frames a receiver may still read.
+    capacity: u64,
+    /// Serialises senders; holds the block being filled.
+    filling: Mutex<Option<Arc<Block>>>,
+    closed: AtomicBool,
     /// Woken at each send, for the receivers that read everything and wait.
     sent: Arc<Notify>,
     /// Some receiver found nothing to read and may be waiting: set before its last look, cleared
@@ -91,34 +108,22 @@ struct Shared {
     receivers: AtomicUsize,
 }
 
-#[derive(Debug)]
-struct Ring {
-    frames: VecDeque<HubFrame>,
-    /// The number of `frames[0]`; frame numbers count every frame ever sent, from 0.
-    first: u64,
-    capacity: usize,
-    closed: bool,
-}
-
-impl Ring {
-    /// The number the next frame sent will have.
-    fn end(&self) -> u64 {
-        self.first + self.frames.len() as u64
-    }
-}
-
 impl Shared {
-    fn read(&self) -> RwLockReadGuard<'_, Ring> {
-        // No user code runs under the lock: a poisoned ring is still a consistent one.
-        self.ring
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    /// The number of the oldest frame a receiver may still read, given `end`.
+    fn first(&self, end: u64) -> u64 {
+        end.saturating_sub(self.capacity)
     }
 
-    fn write(&self) -> RwLockWriteGuard<'_, Ring> {
-        self.ring
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    /// The block that holds frame `n`, if the ring still does.
+    fn block(&self, n: u64) -> Option<Arc<Block>> {
+        // No user code runs under the lock: a poisoned one still guards consistent blocks.
+        let blocks = self
+            .blocks
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let oldest = blocks.front()?.start;
+        let index = usize::try_from(n.checked_sub(oldest)? / BLOCK as u64).ok()?;
+        blocks.get(index).cloned()
     }
 }
 
@@ -133,12 +138,11 @@ impl Fanout {
     pub fn new(capacity: usize) -> Fanout {
         Fanout {
             shared: Arc::new(Shared {
-                ring: RwLock::new(Ring {
-                    frames: VecDeque::new(),
-                    first: 0,
-                    capacity: capacity.max(1),
-                    closed: false,
-                }),
+                blocks: RwLock::new(VecDeque::new()),
+                end: AtomicU64::new(0),
+                capacity: capacity.max(1) as u64,
+                filling: Mutex::new(None),
+                closed: AtomicBool::new(false),
                 sent: Arc::new(Notify::new()),
                 waiting: AtomicBool::new(false),
                 receivers: AtomicUsize::new(0),
@@ -154,18 +158,26 @@ impl Fanout {
     /// fanout.send(HubFrame { id: EventId::seq(1), bytes: "id: 1\n\n".into() }); // nobody listens: kept in the ring
     /// ```
     pub fn send(&self, frame: HubFrame) {
+        let shared = &*self.shared;
         {
-            let mut ring = self.shared.write();
-            if ring.frames.len() == ring.capacity {
-                ring.frames.pop_front();
-                ring.first += 1;
-            }
-            ring.frames.push_back(frame);
+            let mut filling = shared
+                .filling
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            let n = shared.end.load(Ordering::Relaxed);
+            let block = match &*filling {
+                Some(block) if block.holds(n) => block,
+                _ => filling.insert(self.add_block(n)),
+            };
+            // SAFETY: pushes are serialised by the `filling` lock, held here.
+            let stored = unsafe { block.push(frame) };
+            debug_assert!(stored, "the block holds frame `n`, so it has room for it");
+            // Publishes the slot: a receiver that sees the new end sees the frame.
+            shared.end.store(n + 1, Ordering::Release);
         }
         // Pairs with the fence in `may_wait`: either this sees the receiver's flag, or the
         // receiver's last look sees this frame.
         fence(Ordering::SeqCst);
-        let shared = &self.shared;
         if shared.waiting.load(Ordering::Relaxed) && shared.waiting.swap(false, Ordering::Relaxed) {
             shared.sent.notify_waiters();
         }
@@ -183,21 +195,57 @@ impl Fanout {
     pub fn subscribe(&self) -> FanoutReceiver {
         self.shared.receivers.fetch_add(1, Ordering::Relaxed);
         FanoutReceiver {
-            next: self.shared.read().end(),
+            next: self.shared.end.load(Ordering::Acquire),
             shared: self.shared.clone(),
+            block: None,
         }
+    }
+
+    /// A block starting at frame `n`, added to the ring, which lets go of the blocks wholly
+    /// older than the newest `capacity` frames (a receiver reading one keeps it until it moves
+    /// on).
+    fn add_block(&self, n: u64) -> Arc<Block> {
+        let block = Arc::new(Block::new(n));
+        let mut blocks = self
+            .shared
+            .blocks
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let first = self.shared.first(n + 1);
+        while blocks
+            .front()
+            .is_some_and(|oldest| oldest.start + BLOCK as u64 <= first)
+        {
+            blocks.pop_front();
+        }
+        blocks.push_back(block.clone());
+        block
     }
 
     /// The number of the oldest frame the ring holds (frames count from 0, every send one).
     pub(crate) fn oldest(&self) -> u64 {
-        self.shared.read().first
+        self.shared.first(self.shared.end.load(Ordering::Acquire))
     }
 
     /// The frames numbered `from` and after that the ring holds, oldest first.
     pub(crate) fn frames_from(&self, from: u64) -> Vec<HubFrame> {
-        let ring = self.shared.read();
-        let skip = from.saturating_sub(ring.first) as usize;
-        ring.frames.iter().skip(skip).cloned().collect()
+        let end = self.shared.end.load(Ordering::Acquire);
+        let mut n = from.max(self.shared.first(end));
+        let mut frames = Vec::with_capacity(end.saturating_sub(n) as usize);
+        while n < end {
+            let Some(block) = self.shared.block(n) else {
+                break;
+            };
+            let written = block.written();
+            let from = (n - block.start) as usize;
+            let to = written.len().min((end - block.start) as usize);
+            frames.extend_from_slice(&written[from..to]);
+            n = block.start + to as u64;
+            if to < BLOCK {
+                break;
+            }
+        }
+        frames
     }
 
     /// How many receivers there are.
@@ -212,7 +260,7 @@ impl Fanout {
 
 impl Drop for Fanout {
     fn drop(&mut self) {
-        self.shared.write().closed = true;
+        self.shared.closed.store(true, Ordering::Release);
         self.shared.sent.notify_waiters();
     }
 }
@@ -268,25 +316,42 @@ impl FanoutReceiver {
     /// Hands `take` the frames waiting, oldest first, under one lock, until it returns `false`;
     /// with each, how many more are waiting after it.
     pub(crate) fn read(&mut self, mut take: impl FnMut(&HubFrame, u64) -> bool) -> Read {
-        let ring = self.shared.read();
-        if self.next < ring.first {
-            let missed = ring.first - self.next;
-            self.next = ring.first;
+        // `closed` before `end`: once closed is seen, so is every frame sent before the drop.
+        let closed = self.shared.closed.load(Ordering::Acquire);
+        let end = self.shared.end.load(Ordering::Acquire);
+        let first = self.shared.first(end);
+        if self.next < first {
+            let missed = first - self.next;
+            self.next = first;
             return Read::Lagged(missed);
         }
-        let start = (self.next - ring.first) as usize;
-        if start == ring.frames.len() {
-            return if ring.closed {
-                Read::Closed
-            } else {
-                Read::Empty
-            };
+        if self.next == end {
+            return if closed { Read::Closed } else { Read::Empty };
         }
-        let end = ring.end();
-        for frame in ring.frames.range(start..) {
-            self.next += 1;
-            if !take(frame, end - self.next) {
-                break;
+        while self.next < end {
+            if !self
+                .block
+                .as_ref()
+                .is_some_and(|held| held.holds(self.next))
+            {
+                // One reference-count change per block, not per frame.
+                self.block = self.shared.block(self.next);
+            }
+            let Some(block) = &self.block else {
+                // The sender let go of it since `end` was read: this receiver fell behind.
+                let first = self.shared.first(self.shared.end.load(Ordering::Acquire));
+                let missed = first.saturating_sub(self.next).max(1);
+                self.next += missed;
+                return Read::Lagged(missed);
+            };
+            // Written frames past `end` are left for the next read: `end` is what was waiting.
+            let written = block.written();
+            let to = written.len().min((end - block.start) as usize);
+            for frame in &written[(self.next - block.start) as usize..to] {
+                self.next += 1;
+                if !take(frame, end - self.next) {
+                    return Read::Frames;
+                }
             }
         }
         Read::Frames
@@ -294,19 +359,23 @@ impl FanoutReceiver {
 
     /// How many frames are waiting (those that left the ring unread included).
     pub(crate) fn len(&self) -> u64 {
-        self.shared.read().end() - self.next
+        self.shared.end.load(Ordering::Acquire) - self.next
     }
 
     /// Skips every frame waiting: how many, and the last one's id if it is still in the ring.
     pub(crate) fn skip_all(&mut self) -> (u64, Option<EventId>) {
-        let ring = self.shared.read();
-        let missed = ring.end() - self.next;
-        self.next = ring.end();
-        let last = if missed == 0 {
-            None
-        } else {
-            ring.frames.back().map(|frame| frame.id)
-        };
+        let end = self.shared.end.load(Ordering::Acquire);
+        let missed = end - self.next;
+        self.next = end;
+        if missed == 0 {
+            return (0, None);
+        }
+        let last = self.shared.block(end - 1).and_then(|block| {
+            block
+                .written()
+                .get((end - 1 - block.start) as usize)
+                .map(|frame| frame.id)
+        });
         (missed, last)
     }
 
@@ -341,6 +410,55 @@ impl Drop for FanoutReceiver {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn send(fanout: &Fanout, numbers: std::ops::Range<u64>) {
+        for n in numbers {
+            fanout.send(HubFrame {
+                id: EventId::seq(n),
+                bytes: bytes::Bytes::from(format!("id: {n}\n\n")),
+            });
+        }
+    }
+
+    /// Reads everything waiting: the lag reported first, if any, and the ids read.
+    fn read_all(receiver: &mut FanoutReceiver) -> (u64, Vec<u64>) {
+        let (mut lagged, mut ids) = (0, Vec::new());
+        loop {
+            match receiver.read(|frame, _| {
+                ids.push(frame.id.parts().1);
+                true
+            }) {
+                Read::Lagged(missed) => lagged += missed,
+                Read::Frames => {}
+                Read::Empty | Read::Closed => return (lagged, ids),
+            }
+        }
+    }
+
+    #[test]
+    fn a_receiver_reads_across_blocks_and_lags_by_exactly_what_left_the_ring() {
+        let fanout = Fanout::new(100);
+        let mut receiver = fanout.subscribe();
+        send(&fanout, 0..10);
+        assert_eq!(read_all(&mut receiver), (0, (0..10).collect()));
+        // Its block leaves the ring while it holds it.
+        send(&fanout, 10..510);
+        assert_eq!(read_all(&mut receiver), (400, (410..510).collect()));
+        assert!(fanout.shared.blocks.read().unwrap().len() <= 100 / BLOCK + 2);
+    }
+
+    #[test]
+    fn the_frames_kept_span_blocks() {
+        let fanout = Fanout::new(150);
+        send(&fanout, 0..200);
+        assert_eq!(fanout.oldest(), 50);
+        let ids = |frames: Vec<HubFrame>| -> Vec<u64> {
+            frames.iter().map(|frame| frame.id.parts().1).collect()
+        };
+        assert_eq!(ids(fanout.frames_from(10)), (50..200).collect::<Vec<_>>());
+        assert_eq!(ids(fanout.frames_from(120)), (120..200).collect::<Vec<_>>());
+        assert!(fanout.frames_from(200).is_empty());
+    }
 
     /// A send from another thread while receivers go to sleep: the `waiting` flag must never let
     /// a send pass without waking a receiver that found nothing.

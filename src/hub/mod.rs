@@ -1,6 +1,7 @@
 //! [`Hub`]: publish once, deliver to every subscriber of a topic, replay what a reconnecting
 //! client missed.
 
+mod block;
 mod event_id;
 mod fanout;
 mod memory;

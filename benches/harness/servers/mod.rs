@@ -104,6 +104,13 @@ impl Kind {
     }
 }
 
+/// The send buffer (`SO_SNDBUF`) of every server's connections, set on the listener they are
+/// accepted from. Autotuned (up to `tcp_wmem`'s 4 MiB), a thousand sockets that a fast server
+/// fills ahead of the load generator held 2 GiB between them in fan-out, past the kernel's
+/// TCP memory pressure threshold (see `super::netstat`). With the clients' `RECV_BUFFER`, a
+/// thousand connections stay under it.
+const SEND_BUFFER: u32 = 256 * 1024;
+
 /// Set for a server whose heap the harness asks for (`heap` on its stdin).
 pub const COUNT_HEAP: &str = "SSE_BENCH_COUNT_HEAP";
 
@@ -128,6 +135,8 @@ pub fn serve(kind: Kind) {
     runtime.block_on(async {
         let socket = tokio::net::TcpSocket::new_v4().expect("a socket");
         socket.set_reuseaddr(true).expect("SO_REUSEADDR");
+        // Every server's connections inherit this send buffer (`SEND_BUFFER`).
+        socket.set_send_buffer_size(SEND_BUFFER).expect("SO_SNDBUF");
         socket.bind(([127, 0, 0, 1], 0).into()).expect("a port");
         let listener: TcpListener = socket.listen(4096).expect("listening");
         let addr = listener.local_addr().expect("bound");
