@@ -240,12 +240,13 @@ async fn heap(server: &mut Child) -> Result<String, String> {
     server.heap().await.map_err(|e| format!("heap: {e}"))
 }
 
-/// The heap the `n` connections (or streams) opened since `before` hold, per connection, as a
-/// figure; the blocks it is made of are printed, largest share first.
+/// The heap the `n` connections (or streams: `each` says which) opened since `before` hold, per
+/// connection, as a figure; the blocks it is made of are printed, largest share first.
 async fn heap_figure(
     server: &mut Child,
     kind: Kind,
     scenario: &'static str,
+    each: &str,
     before: &str,
     n: usize,
 ) -> Result<Figure, String> {
@@ -256,13 +257,13 @@ async fn heap_figure(
         .map(|(size, count)| format!("{size} B x {count:.2}"))
         .collect();
     eprintln!(
-        "  {scenario} {}: heap per connection {bytes:.0} B: {}",
+        "  {scenario} {}: heap per {each} {bytes:.0} B: {}",
         kind.name(),
         blocks.join(", ")
     );
     Ok(Figure::new(
         scenario,
-        "heap per connection, counted (KiB)",
+        format!("heap per {each}, counted (KiB)"),
         bytes / 1024.0,
         Better::Lower,
     ))
@@ -278,7 +279,7 @@ async fn idle(server: &mut Child, kind: Kind, sizes: &Sizes) -> Result<Vec<Figur
     let conns = open_all(server.addr, "/idle", n).await?;
     let all = started.elapsed();
     let after = server.rss_bytes();
-    let heap = heap_figure(server, kind, "idle", &heap_before, n).await?;
+    let heap = heap_figure(server, kind, "idle", "connection", &heap_before, n).await?;
     let mut connect: Vec<Duration> = conns.iter().map(|conn| conn.connect_time).collect();
     connect.sort();
     drop((warm, conns));
@@ -334,7 +335,7 @@ async fn idle_h2(server: &mut Child, kind: Kind, sizes: &Sizes) -> Result<Vec<Fi
     let conns = open_all_h2(server.addr, "/idle", n, connections).await?;
     let all = started.elapsed();
     let after = server.rss_bytes();
-    let heap = heap_figure(server, kind, "idle-h2", &heap_before, n).await?;
+    let heap = heap_figure(server, kind, "idle-h2", "stream", &heap_before, n).await?;
     drop((warm, conns));
     Ok(vec![
         Figure::new(

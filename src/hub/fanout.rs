@@ -313,7 +313,7 @@ impl FanoutReceiver {
         }
     }
 
-    /// Hands `take` the frames waiting, oldest first, under one lock, until it returns `false`;
+    /// Hands `take` the frames waiting, oldest first, without a lock, until it returns `false`;
     /// with each, how many more are waiting after it.
     pub(crate) fn read(&mut self, mut take: impl FnMut(&HubFrame, u64) -> bool) -> Read {
         // `closed` before `end`: once closed is seen, so is every frame sent before the drop.

@@ -20,8 +20,9 @@ use crate::settings::Settings;
 /// A batch stops growing at this size; the next poll continues.
 const MAX_BATCH_BYTES: usize = 64 * 1024;
 
-/// How many frames a subscriber takes out of the topic's ring per hold of its lock.
-const READ_PER_LOCK: usize = 32;
+/// How many frames a subscriber copies per visit to the topic's ring, between two looks at how
+/// far behind it is.
+const READ_PER_VISIT: usize = 32;
 
 /// What happens to a client more than `buffer` events behind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -121,8 +122,11 @@ impl Batch {
         match (&self.first, &mut self.rest) {
             (None, _) => self.first = Some(frame.clone()),
             (Some(first), None) => {
+                // As much as was waiting when the frames were taken (`reserve`): a batch that a
+                // stalled connection's queue holds is not padded, and one that grows past the
+                // hint doubles as a `Vec` does.
                 let mut joined = BytesMut::with_capacity(
-                    ((first.len() + frame.len()) * 4)
+                    (first.len() + frame.len())
                         .max(self.hint)
                         .min(MAX_BATCH_BYTES + frame.len()),
                 );
@@ -163,8 +167,7 @@ impl HubSource {
         let buffer = self.buffer as u64;
         loop {
             let last_id = &mut self.last_id;
-            // The bytes are copied into the batch under the ring's read lock, a bounded number
-            // per hold (a publisher waiting for the lock never waits long). Taking handles
+            // The bytes are copied into the batch where the ring holds them. Taking handles
             // instead would touch each frame's shared reference count twice per subscriber:
             // with a thousand subscribers on two cores, a fifth of the server's time.
             let mut count = 0;
@@ -177,7 +180,7 @@ impl HubSource {
                 batch.push(&frame.bytes);
                 batch.frames += 1;
                 count += 1;
-                count < READ_PER_LOCK && !batch.full() && waiting <= buffer
+                count < READ_PER_VISIT && !batch.full() && waiting <= buffer
             });
             match read {
                 Read::Frames => {

@@ -1,0 +1,131 @@
+//! `cargo bench --bench publish`: what publishing costs the publisher alone, with no delivery
+//! competing for the cores: `Hub::publish` (serialise, frame once with its id, keep for replay,
+//! append to the topic's ring) against the hand-written peers' publish in `cargo bench --bench
+//! sse` (serialise, `Arc<str>`, `broadcast::send` into a channel with the same capacity). Each
+//! has 1,000 subscribers that do not read, so no one is woken and nothing is dropped; 100,000
+//! events, seven rounds, medians.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::FutureExt;
+use warp_eventstream::{
+    EventId, Hub, MemoryTransport, Outgoing, PublishError, Subscription, Transport, TransportError,
+    TransportFuture,
+};
+
+const EVENTS: u64 = 100_000;
+const SUBSCRIBERS: usize = 1_000;
+/// As in `cargo bench --bench sse`: more than a run publishes.
+const CAPACITY: usize = 200_000;
+const ROUNDS: usize = 7;
+
+#[derive(serde::Serialize)]
+struct Tick {
+    seq: u64,
+    t: u64,
+}
+
+/// The hub's transport, shared with the benchmark so that it can subscribe without a client.
+struct Shared(Arc<MemoryTransport>);
+
+impl Transport for Shared {
+    fn publish(
+        &self,
+        topic: &str,
+        event: Outgoing,
+    ) -> TransportFuture<Result<EventId, PublishError>> {
+        self.0.publish(topic, event)
+    }
+
+    fn subscribe(
+        &self,
+        topic: &str,
+        after: Option<EventId>,
+    ) -> TransportFuture<Result<Subscription, TransportError>> {
+        self.0.subscribe(topic, after)
+    }
+
+    fn parse_id(&self, id: &str) -> Option<EventId> {
+        self.0.parse_id(id)
+    }
+
+    fn subscribers(&self, topic: &str) -> usize {
+        self.0.subscribers(topic)
+    }
+}
+
+fn hub_publish() -> Duration {
+    let transport = Arc::new(MemoryTransport::new(CAPACITY));
+    let hub: Hub<Tick> = Hub::with_transport(Shared(transport.clone()));
+    let subscribers: Vec<Subscription> = (0..SUBSCRIBERS)
+        .map(|_| {
+            transport
+                .subscribe("feed", None)
+                .now_or_never()
+                .expect("in-process")
+                .expect("subscribed")
+        })
+        .collect();
+    let started = Instant::now();
+    for seq in 1..=EVENTS {
+        hub.publish("feed", Tick { seq, t: seq })
+            .now_or_never()
+            .expect("the in-process hub publishes at once")
+            .expect("a tick serialises");
+    }
+    let took = started.elapsed();
+    drop(subscribers);
+    took
+}
+
+fn broadcast_send() -> Duration {
+    let (sender, _) = tokio::sync::broadcast::channel::<(u64, Arc<str>)>(CAPACITY);
+    let receivers: Vec<_> = (0..SUBSCRIBERS).map(|_| sender.subscribe()).collect();
+    let started = Instant::now();
+    for seq in 1..=EVENTS {
+        let json = serde_json::to_string(&Tick { seq, t: seq }).expect("a tick serialises");
+        sender.send((seq, json.into())).expect("receivers exist");
+    }
+    let took = started.elapsed();
+    // Receivers that never read take long to drop (each walks what it did not read): not timed.
+    drop(receivers);
+    took
+}
+
+fn median(mut runs: Vec<Duration>) -> Duration {
+    runs.sort();
+    runs[runs.len() / 2]
+}
+
+fn main() {
+    // Both in one runtime's context, as in a server (the hub's wake-ups need none here: no one
+    // waits).
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("a runtime");
+    let _entered = runtime.enter();
+    let (mut hub, mut peers) = (Vec::new(), Vec::new());
+    for _ in 0..ROUNDS {
+        hub.push(hub_publish());
+        peers.push(broadcast_send());
+    }
+    let (hub, peers) = (median(hub), median(peers));
+    let per_event = |took: Duration| took.as_nanos() as f64 / EVENTS as f64;
+    println!("| publish, {EVENTS} events, {SUBSCRIBERS} subscribers not reading | median of {ROUNDS} | per event |");
+    println!("|---|---:|---:|");
+    println!(
+        "| `Hub::publish` | {:.2} ms | {:.0} ns |",
+        hub.as_secs_f64() * 1e3,
+        per_event(hub)
+    );
+    println!(
+        "| `serde_json::to_string` + `broadcast::send` | {:.2} ms | {:.0} ns |",
+        peers.as_secs_f64() * 1e3,
+        per_event(peers)
+    );
+    println!(
+        "| ratio | {:.2}x | |",
+        hub.as_secs_f64() / peers.as_secs_f64()
+    );
+}
