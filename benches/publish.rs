@@ -9,10 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::FutureExt;
-use warp_eventstream::{
-    EventId, Hub, MemoryTransport, Outgoing, PublishError, Subscription, Transport, TransportError,
-    TransportFuture,
-};
+use warp_eventstream::{Hub, MemoryTransport, Subscription, Transport};
 
 const EVENTS: u64 = 100_000;
 const SUBSCRIBERS: usize = 1_000;
@@ -26,38 +23,10 @@ struct Tick {
     t: u64,
 }
 
-/// The hub's transport, shared with the benchmark so that it can subscribe without a client.
-struct Shared(Arc<MemoryTransport>);
-
-impl Transport for Shared {
-    fn publish(
-        &self,
-        topic: &str,
-        event: Outgoing,
-    ) -> TransportFuture<Result<EventId, PublishError>> {
-        self.0.publish(topic, event)
-    }
-
-    fn subscribe(
-        &self,
-        topic: &str,
-        after: Option<EventId>,
-    ) -> TransportFuture<Result<Subscription, TransportError>> {
-        self.0.subscribe(topic, after)
-    }
-
-    fn parse_id(&self, id: &str) -> Option<EventId> {
-        self.0.parse_id(id)
-    }
-
-    fn subscribers(&self, topic: &str) -> usize {
-        self.0.subscribers(topic)
-    }
-}
-
 fn hub_publish() -> Duration {
     let transport = Arc::new(MemoryTransport::new(CAPACITY));
-    let hub: Hub<Tick> = Hub::with_transport(Shared(transport.clone()));
+    // Shared with the benchmark, which subscribes without a client.
+    let hub: Hub<Tick> = Hub::with_transport(transport.clone());
     let subscribers: Vec<Subscription> = (0..SUBSCRIBERS)
         .map(|_| {
             transport

@@ -67,6 +67,49 @@ pub trait Transport: Send + Sync + 'static {
     fn subscribers(&self, topic: &str) -> usize;
 }
 
+/// A shared transport is a transport: a [`Hub`](crate::Hub) can run on one that other code holds
+/// too (to subscribe to a topic directly, say, or to put hubs of two value types on one set of
+/// topics).
+///
+/// ```
+/// use std::sync::Arc;
+/// use warp_eventstream::{Hub, MemoryTransport, Transport};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let transport = Arc::new(MemoryTransport::new(8));
+/// let hub: Hub<u32> = Hub::with_transport(transport.clone());
+/// let mut subscription = transport.subscribe("t", None).await.unwrap();
+/// hub.publish("t", 7).await.unwrap();
+/// assert_eq!(&subscription.live.recv().await.unwrap().bytes[..], b"id: 1\ndata: 7\n\n");
+/// # }
+/// ```
+impl<T: Transport + ?Sized> Transport for Arc<T> {
+    fn publish(
+        &self,
+        topic: &str,
+        event: Outgoing,
+    ) -> TransportFuture<Result<EventId, PublishError>> {
+        (**self).publish(topic, event)
+    }
+
+    fn subscribe(
+        &self,
+        topic: &str,
+        after: Option<EventId>,
+    ) -> TransportFuture<Result<Subscription, TransportError>> {
+        (**self).subscribe(topic, after)
+    }
+
+    fn parse_id(&self, id: &str) -> Option<EventId> {
+        (**self).parse_id(id)
+    }
+
+    fn subscribers(&self, topic: &str) -> usize {
+        (**self).subscribers(topic)
+    }
+}
+
 /// What a [`Transport`] returns: a value that is ready at once (the in-process transport, at no
 /// allocation), or a boxed future (a broker's round trip).
 ///
