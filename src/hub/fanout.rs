@@ -10,8 +10,9 @@
 //!
 //! The ring is a queue of blocks of `BLOCK` write-once slots (`super::block`). A frame is written
 //! to its slot and then published by advancing `end`; a receiver holds the block it reads and
-//! reads what is written without a lock. Locks are taken once per block only (a sender adding one, a receiver moving to
-//! the next), so a receiver preempted in the middle of a copy never holds up a publisher.
+//! reads what is written without a lock. Locks are taken once per block only (a sender adding
+//! one, a receiver moving to the next), so a receiver preempted in the middle of a copy never
+//! holds up a publisher.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicUsize, Ordering};
