@@ -68,12 +68,6 @@ fn median(mut runs: Vec<Duration>) -> Duration {
 }
 
 fn main() {
-    // Both in one runtime's context, as in a server (the hub's wake-ups need none here: no one
-    // waits).
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .expect("a runtime");
-    let _entered = runtime.enter();
     let (mut hub, mut peers) = (Vec::new(), Vec::new());
     for _ in 0..ROUNDS {
         hub.push(hub_publish());
