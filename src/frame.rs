@@ -147,22 +147,42 @@ pub(crate) fn encode_events(
     id: Option<&str>,
     payload: Payload<'_>,
 ) -> Bytes {
+    let id = id.map(str::as_bytes);
+    let total = encoded_len(headers, id, payload);
+    let mut out = BytesMut::with_capacity(total);
+    write_events(&mut out, headers, id, payload);
+    debug_assert_eq!(out.len(), total);
+    out.freeze()
+}
+
+/// How many bytes [`write_events`] writes.
+pub(crate) fn encoded_len(
+    headers: &[EventHeader],
+    id: Option<&[u8]>,
+    payload: Payload<'_>,
+) -> usize {
     let id_len = id.map_or(0, |id| 5 + id.len());
     let one = id_len + payload.encoded_len() + 1;
-    let total: usize = headers.iter().map(|h| h.0.len() + one).sum();
-    let mut out = BytesMut::with_capacity(total);
+    headers.iter().map(|h| h.0.len() + one).sum()
+}
+
+/// Appends the frames [`encode_events`] gives to `out` (the id a checked one, as bytes).
+pub(crate) fn write_events(
+    out: &mut BytesMut,
+    headers: &[EventHeader],
+    id: Option<&[u8]>,
+    payload: Payload<'_>,
+) {
     for header in headers {
         out.put_slice(&header.0);
         if let Some(id) = id {
             out.put_slice(b"id: ");
-            out.put_slice(id.as_bytes());
+            out.put_slice(id);
             out.put_u8(b'\n');
         }
-        payload.write(&mut out);
+        payload.write(out);
         out.put_u8(b'\n');
     }
-    debug_assert_eq!(out.len(), total);
-    out.freeze()
 }
 
 /// Writes `retry: <ms>`: the reconnection delay a browser uses after the stream drops.

@@ -59,6 +59,22 @@ impl Block {
         true
     }
 
+    /// The first `count` frames, read without looking at the block's own count of what is
+    /// written: that count is the sender's, and a reader loading it would pull its cache line
+    /// away from the sender at every send.
+    ///
+    /// # Safety
+    ///
+    /// The first `count` slots must be written, and the caller must have seen it through an
+    /// acquire load of a count its sender stored (release) after writing them: the fan-out's
+    /// `end`, which counts a frame only after `push` returned.
+    pub(super) unsafe fn first(&self, count: usize) -> &[HubFrame] {
+        debug_assert!(count <= self.written.load(Ordering::Relaxed));
+        // SAFETY: as in `written`, for the `count` slots the caller knows are written (this
+        // function's contract).
+        unsafe { std::slice::from_raw_parts(self.slots.as_ptr().cast::<HubFrame>(), count) }
+    }
+
     /// The frames written so far, in order.
     pub(super) fn written(&self) -> &[HubFrame] {
         let written = self.written.load(Ordering::Acquire);

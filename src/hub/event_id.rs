@@ -108,6 +108,11 @@ impl EventId {
 
     /// Writes the id into `buf` without allocating; returns the text.
     pub(crate) fn format<'a>(&self, buf: &'a mut [u8; MAX_LEN]) -> &'a str {
+        std::str::from_utf8(self.digits(buf)).expect("ASCII digits")
+    }
+
+    /// [`format`](EventId::format) as bytes, for framing: no UTF-8 check on the publish path.
+    pub(crate) fn digits<'a>(&self, buf: &'a mut [u8; MAX_LEN]) -> &'a [u8] {
         let mut at = buf.len();
         at = write_digits(buf, at, self.minor);
         if self.form == Form::Pair {
@@ -115,7 +120,7 @@ impl EventId {
             buf[at] = b'-';
             at = write_digits(buf, at, self.major);
         }
-        std::str::from_utf8(&buf[at..]).expect("ASCII digits")
+        &buf[at..]
     }
 }
 

@@ -15,7 +15,7 @@
 //! holds up a publisher.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use tokio::sync::futures::OwnedNotified;
@@ -42,6 +42,9 @@ use super::EventId;
 #[derive(Debug)]
 pub struct Fanout {
     shared: Arc<Shared>,
+    /// Serialises senders; holds the block being filled. A sender holding the fan-out by
+    /// `&mut` ([`send_mut`](Fanout::send_mut)) needs no lock.
+    filling: Mutex<Option<Arc<Block>>>,
 }
 
 /// A subscriber's place in a topic's [`Fanout`]: the frames sent after it subscribed, in order.
@@ -87,18 +90,31 @@ impl std::fmt::Display for FanoutError {
 
 impl std::error::Error for FanoutError {}
 
+/// A value on cache lines of its own: `Shared`'s `end` is written at every send and read by
+/// every receiver, its `blocks` lock taken by every receiver moving to a new block; sharing a
+/// line, each would make the other's cache line move between cores.
+#[derive(Debug)]
+#[repr(align(128))]
+struct Padded<T>(T);
+
+impl<T> std::ops::Deref for Padded<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
 #[derive(Debug)]
 struct Shared {
     /// The blocks holding the kept frames, oldest first; a sender adds one every `BLOCK` frames
     /// and drops those wholly older than the newest `capacity` frames.
-    blocks: RwLock<VecDeque<Arc<Block>>>,
+    blocks: Padded<RwLock<VecDeque<Arc<Block>>>>,
     /// The number the next frame sent will have (frames count from 0): every frame below it is
     /// set in its slot.
-    end: AtomicU64,
+    end: Padded<AtomicU64>,
     /// How many of the newest frames a receiver may still read.
     capacity: u64,
-    /// Serialises senders; holds the block being filled.
-    filling: Mutex<Option<Arc<Block>>>,
     closed: AtomicBool,
     /// Woken at each send, for the receivers that read everything and wait.
     sent: Arc<Notify>,
@@ -110,6 +126,50 @@ struct Shared {
 }
 
 impl Shared {
+    /// Writes `frame` to its slot, publishes it, and wakes the receivers if one may wait.
+    ///
+    /// # Safety
+    ///
+    /// Appends must not run concurrently: the caller is the fan-out's only sender for the call
+    /// (it holds the `filling` lock, or the fan-out by `&mut`).
+    unsafe fn append(&self, filling: &mut Option<Arc<Block>>, frame: HubFrame) {
+        let n = self.end.load(Ordering::Relaxed);
+        let block = match filling {
+            Some(block) if block.holds(n) => block,
+            _ => filling.insert(self.add_block(n)),
+        };
+        // SAFETY: pushes are serialised (this function's contract).
+        let stored = unsafe { block.push(frame) };
+        debug_assert!(stored, "the block holds frame `n`, so it has room for it");
+        // Publishes the slot: a receiver that sees the new end sees the frame. With the load of
+        // `waiting` below, pairs with `may_wait` (all four accesses are in one total order):
+        // either this sees the receiver's flag, or the receiver's last look sees this frame.
+        self.end.swap(n + 1, Ordering::SeqCst);
+        if self.waiting.load(Ordering::SeqCst) && self.waiting.swap(false, Ordering::Relaxed) {
+            self.sent.notify_waiters();
+        }
+    }
+
+    /// A block starting at frame `n`, added to the ring, which lets go of the blocks wholly
+    /// older than the newest `capacity` frames (a receiver reading one keeps it until it moves
+    /// on).
+    fn add_block(&self, n: u64) -> Arc<Block> {
+        let block = Arc::new(Block::new(n));
+        let mut blocks = self
+            .blocks
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let first = self.first(n + 1);
+        while blocks
+            .front()
+            .is_some_and(|oldest| oldest.start + BLOCK as u64 <= first)
+        {
+            blocks.pop_front();
+        }
+        blocks.push_back(block.clone());
+        block
+    }
+
     /// The number of the oldest frame a receiver may still read, given `end`.
     fn first(&self, end: u64) -> u64 {
         end.saturating_sub(self.capacity)
@@ -139,15 +199,15 @@ impl Fanout {
     pub fn new(capacity: usize) -> Fanout {
         Fanout {
             shared: Arc::new(Shared {
-                blocks: RwLock::new(VecDeque::new()),
-                end: AtomicU64::new(0),
+                blocks: Padded(RwLock::new(VecDeque::new())),
+                end: Padded(AtomicU64::new(0)),
                 capacity: capacity.max(1) as u64,
-                filling: Mutex::new(None),
                 closed: AtomicBool::new(false),
                 sent: Arc::new(Notify::new()),
                 waiting: AtomicBool::new(false),
                 receivers: AtomicUsize::new(0),
             }),
+            filling: Mutex::new(None),
         }
     }
 
@@ -159,29 +219,23 @@ impl Fanout {
     /// fanout.send(HubFrame { id: EventId::seq(1), bytes: "id: 1\n\n".into() }); // nobody listens: kept in the ring
     /// ```
     pub fn send(&self, frame: HubFrame) {
-        let shared = &*self.shared;
-        {
-            let mut filling = shared
-                .filling
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-            let n = shared.end.load(Ordering::Relaxed);
-            let block = match &*filling {
-                Some(block) if block.holds(n) => block,
-                _ => filling.insert(self.add_block(n)),
-            };
-            // SAFETY: pushes are serialised by the `filling` lock, held here.
-            let stored = unsafe { block.push(frame) };
-            debug_assert!(stored, "the block holds frame `n`, so it has room for it");
-            // Publishes the slot: a receiver that sees the new end sees the frame.
-            shared.end.store(n + 1, Ordering::Release);
-        }
-        // Pairs with the fence in `may_wait`: either this sees the receiver's flag, or the
-        // receiver's last look sees this frame.
-        fence(Ordering::SeqCst);
-        if shared.waiting.load(Ordering::Relaxed) && shared.waiting.swap(false, Ordering::Relaxed) {
-            shared.sent.notify_waiters();
-        }
+        let mut filling = self
+            .filling
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        // SAFETY: the lock, held until the frame is in, serialises the sends.
+        unsafe { self.shared.append(&mut filling, frame) };
+    }
+
+    /// [`send`](Fanout::send) for a sender that holds the fan-out exclusively (the in-process
+    /// transport, under its topic table's lock): the same, without a lock of its own.
+    pub(crate) fn send_mut(&mut self, frame: HubFrame) {
+        let filling = self
+            .filling
+            .get_mut()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        // SAFETY: `&mut self` is the only sender.
+        unsafe { self.shared.append(filling, frame) };
     }
 
     /// A receiver of the frames sent from now on.
@@ -200,27 +254,6 @@ impl Fanout {
             shared: self.shared.clone(),
             block: None,
         }
-    }
-
-    /// A block starting at frame `n`, added to the ring, which lets go of the blocks wholly
-    /// older than the newest `capacity` frames (a receiver reading one keeps it until it moves
-    /// on).
-    fn add_block(&self, n: u64) -> Arc<Block> {
-        let block = Arc::new(Block::new(n));
-        let mut blocks = self
-            .shared
-            .blocks
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let first = self.shared.first(n + 1);
-        while blocks
-            .front()
-            .is_some_and(|oldest| oldest.start + BLOCK as u64 <= first)
-        {
-            blocks.pop_front();
-        }
-        blocks.push_back(block.clone());
-        block
     }
 
     /// The number of the oldest frame the ring holds (frames count from 0, every send one).
@@ -300,7 +333,8 @@ impl FanoutReceiver {
             let waiting = self.shared.sent.clone().notified_owned();
             let mut waiting = std::pin::pin!(waiting);
             waiting.as_mut().enable();
-            self.may_wait();
+            // `read` looks at `end` again, and sees at least what this saw.
+            let _seen = self.may_wait();
             let mut frame = None;
             match self.read(|next, _| {
                 frame = Some(next.clone());
@@ -345,10 +379,12 @@ impl FanoutReceiver {
                 self.next += missed;
                 return Read::Lagged(missed);
             };
-            // Written frames past `end` are left for the next read: `end` is what was waiting.
-            let written = block.written();
-            let to = written.len().min((end - block.start) as usize);
-            for frame in &written[(self.next - block.start) as usize..to] {
+            // Frames past `end` are left for the next read: `end` is what was waiting.
+            let to = usize::try_from(end - block.start).map_or(BLOCK, |to| to.min(BLOCK));
+            // SAFETY: every frame below `end` (loaded with acquire above) is written in the block
+            // that holds it: `append` counts a frame in `end` (release) after pushing it.
+            let written = unsafe { block.first(to) };
+            for frame in &written[(self.next - block.start) as usize..] {
                 self.next += 1;
                 if !take(frame, end - self.next) {
                     return Read::Frames;
@@ -382,17 +418,17 @@ impl FanoutReceiver {
 
     /// Says this receiver may wait: the next send wakes the waiters. Call after the wait is
     /// registered (a `next_send` future polled once) and before the last look.
-    fn may_wait(&self) {
-        self.shared.waiting.store(true, Ordering::Relaxed);
-        // Pairs with the fence in `Fanout::send`.
-        fence(Ordering::SeqCst);
+    /// Returns the end it then sees: every later look sees it or a newer one.
+    fn may_wait(&self) -> u64 {
+        // Pairs with `Shared::append`'s swap of `end` and load of `waiting`.
+        self.shared.waiting.store(true, Ordering::SeqCst);
+        self.shared.end.load(Ordering::SeqCst)
     }
 
     /// After a `next_send` future was polled once: true when nothing is waiting to be read, and
     /// the next send wakes it.
     pub(crate) fn nothing_waiting(&self) -> bool {
-        self.may_wait();
-        self.len() == 0
+        self.may_wait() == self.next
     }
 
     /// A future that completes at the next send (or drop) after it is first polled: poll it,

@@ -2,8 +2,9 @@
 //! replay kept for reconnecting clients.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
+use super::arena::FrameArena;
 use super::fanout::Fanout;
 use super::transport::{
     HubFrame, Outgoing, ResetFrom, Subscription, Transport, TransportError, TransportFuture,
@@ -38,17 +39,25 @@ pub struct MemoryTransport {
 
 #[derive(Debug)]
 struct Topics {
-    by_name: HashMap<Box<str>, Topic>,
+    list: Vec<Topic>,
+    /// Each topic's place in `list`.
+    by_name: HashMap<Arc<str>, usize>,
+    /// The place of the topic last used: a publisher sending to one topic again and again finds
+    /// it by comparing names, without hashing.
+    hot: usize,
     sweep_at: usize,
 }
 
 #[derive(Debug)]
 struct Topic {
+    name: Arc<str>,
     /// The number of the newest frame (0: none yet). Frame `n` is the fan-out's frame `n - 1`:
     /// each publish sends exactly one.
     head: u64,
     /// Its ring keeps at least `replay` frames: the replay is the newest of them.
     fanout: Fanout,
+    /// What its frames are cut from.
+    arena: FrameArena,
 }
 
 impl MemoryTransport {
@@ -62,7 +71,9 @@ impl MemoryTransport {
         MemoryTransport {
             replay,
             state: Mutex::new(Topics {
+                list: Vec::new(),
                 by_name: HashMap::new(),
+                hot: 0,
                 sweep_at: 64,
             }),
         }
@@ -71,33 +82,52 @@ impl MemoryTransport {
     fn with_topic<R>(&self, name: &str, f: impl FnOnce(&mut Topic) -> R) -> R {
         // A panic never happens while the lock is held (no user code runs under it), so a
         // poisoned lock still holds consistent topics.
-        let mut topics = self
+        let mut guard = self
             .state
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if let Some(topic) = topics.by_name.get_mut(name) {
-            return f(topic);
+        let topics = &mut *guard;
+        if let Some(topic) = topics.list.get_mut(topics.hot) {
+            if *topic.name == *name {
+                return f(topic);
+            }
         }
-        if topics.by_name.len() >= topics.sweep_at {
+        if let Some(&at) = topics.by_name.get(name) {
+            topics.hot = at;
+            return f(&mut topics.list[at]);
+        }
+        if topics.list.len() >= topics.sweep_at {
             let replay = self.replay;
-            topics.by_name.retain(|_, topic| {
+            topics.list.retain(|topic| {
                 topic.fanout.receiver_count() > 0 || (replay > 0 && topic.head > 0)
             });
-            topics.sweep_at = (topics.by_name.len() * 2).max(64);
+            let (list, by_name) = (&topics.list, &mut topics.by_name);
+            by_name.clear();
+            by_name.extend(
+                list.iter()
+                    .enumerate()
+                    .map(|(at, topic)| (topic.name.clone(), at)),
+            );
+            topics.sweep_at = (topics.list.len() * 2).max(64);
         }
-        let fanout = Fanout::new(CHANNEL_CAPACITY.max(self.replay));
-        topics
-            .by_name
-            .insert(name.into(), Topic { head: 0, fanout });
-        f(topics.by_name.get_mut(name).expect("inserted above"))
+        let name: Arc<str> = name.into();
+        topics.hot = topics.list.len();
+        topics.by_name.insert(name.clone(), topics.hot);
+        topics.list.push(Topic {
+            name,
+            head: 0,
+            fanout: Fanout::new(CHANNEL_CAPACITY.max(self.replay)),
+            arena: FrameArena::default(),
+        });
+        f(topics.list.last_mut().expect("pushed above"))
     }
 
     fn publish_now(&self, topic: &str, event: Outgoing) -> EventId {
         self.with_topic(topic, |topic| {
             topic.head += 1;
             let id = EventId::seq(topic.head);
-            let bytes = event.frame(id);
-            topic.fanout.send(HubFrame { id, bytes });
+            let bytes = event.frame_in(id, &mut topic.arena);
+            topic.fanout.send_mut(HubFrame { id, bytes });
             id
         })
     }
@@ -171,7 +201,7 @@ impl Transport for MemoryTransport {
         topics
             .by_name
             .get(topic)
-            .map_or(0, |topic| topic.fanout.receiver_count())
+            .map_or(0, |&at| topics.list[at].fanout.receiver_count())
     }
 }
 
@@ -237,6 +267,11 @@ mod tests {
         for n in 0..10_000 {
             drop(transport.subscribe_now(&format!("probe-{n}"), None));
         }
-        assert!(transport.state.lock().unwrap().by_name.len() <= 128);
+        let topics = transport.state.lock().unwrap();
+        assert!(topics.list.len() <= 128);
+        assert_eq!(topics.by_name.len(), topics.list.len());
+        for (name, &at) in &topics.by_name {
+            assert_eq!(topics.list[at].name, *name);
+        }
     }
 }

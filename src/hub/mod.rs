@@ -1,6 +1,7 @@
 //! [`Hub`]: publish once, deliver to every subscriber of a topic, replay what a reconnecting
 //! client missed.
 
+mod arena;
 mod block;
 mod event_id;
 mod fanout;
@@ -197,8 +198,8 @@ impl<T: Serialize> Hub<T> {
     /// # }
     /// ```
     pub fn publish(&self, topic: &str, value: T) -> TransportFuture<Result<EventId, PublishError>> {
-        match serde_json::to_vec(&value) {
-            Ok(json) => self.send(topic, Ok(Outgoing::json("message", json))),
+        match Outgoing::serialize(&value) {
+            Ok(event) => self.send(topic, Ok(event)),
             Err(err) => self.send(topic, Err(PublishError::Serialize(err.to_string()))),
         }
     }

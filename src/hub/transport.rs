@@ -1,6 +1,7 @@
 //! The seam between a [`Hub`](super::Hub) and where its events travel: in process today
 //! ([`MemoryTransport`](super::MemoryTransport)), or through a shared broker for several servers.
 
+use std::cell::Cell;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -9,10 +10,13 @@ use std::task::{Context, Poll};
 
 use bytes::Bytes;
 
+use super::arena::FrameArena;
 use super::event_id::MAX_LEN;
 use super::{EventId, PublishError};
 use crate::event::{Event, EventData};
-use crate::frame::{check_event_name, encode_events, EventHeader, Payload};
+use crate::frame::{
+    check_event_name, encode_events, encoded_len, write_events, EventHeader, Payload,
+};
 
 /// Where a hub's events travel and are kept for replay.
 ///
@@ -275,8 +279,47 @@ pub struct Outgoing {
 
 #[derive(Debug, Clone)]
 enum OutgoingData {
-    Json(Vec<u8>),
+    Json(JsonBuf),
     Text(String),
+}
+
+/// Serialised JSON. Its buffer goes back to the dropping thread for the next
+/// [`Outgoing::serialize`]: once the in-process transport has framed an event, publishing the
+/// next one allocates nothing.
+#[derive(Debug, Clone)]
+struct JsonBuf(Vec<u8>);
+
+/// A buffer larger than this is not kept for the thread's next event.
+const KEPT_BUF: usize = 64 * 1024;
+
+thread_local! {
+    static SPARE_BUF: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
+}
+
+impl JsonBuf {
+    /// This thread's spare buffer, empty (a new one if it has none).
+    fn spare() -> Vec<u8> {
+        SPARE_BUF.try_with(Cell::take).unwrap_or_default()
+    }
+}
+
+impl Drop for JsonBuf {
+    fn drop(&mut self) {
+        let mut buf = std::mem::take(&mut self.0);
+        if buf.capacity() == 0 || buf.capacity() > KEPT_BUF {
+            return;
+        }
+        buf.clear();
+        // Fails only while the thread ends: the buffer is then freed.
+        let _ = SPARE_BUF.try_with(|spare| {
+            let kept = spare.take();
+            spare.set(if kept.capacity() >= buf.capacity() {
+                kept
+            } else {
+                buf
+            });
+        });
+    }
 }
 
 impl Outgoing {
@@ -289,15 +332,25 @@ impl Outgoing {
     pub fn json(name: &str, json: Vec<u8>) -> Self {
         Outgoing {
             header: EventHeader::new(name),
-            data: OutgoingData::Json(json),
+            data: OutgoingData::Json(JsonBuf(json)),
         }
+    }
+
+    /// `value` serialised as a `message` event, into this thread's spare buffer.
+    pub(crate) fn serialize(value: &impl serde::Serialize) -> Result<Self, serde_json::Error> {
+        let mut json = JsonBuf(JsonBuf::spare());
+        serde_json::to_writer(&mut json.0, value)?;
+        Ok(Outgoing {
+            header: EventHeader::new(crate::frame::DEFAULT_EVENT),
+            data: OutgoingData::Json(json),
+        })
     }
 
     pub(crate) fn from_event(event: Event) -> Result<Self, PublishError> {
         let name = event.name.as_deref().unwrap_or("message");
         check_event_name(name).map_err(|_| PublishError::EventName(name.to_owned()))?;
         let data = match event.data {
-            EventData::Json(Ok(json)) => OutgoingData::Json(json),
+            EventData::Json(Ok(json)) => OutgoingData::Json(JsonBuf(json)),
             EventData::Json(Err(err)) => return Err(PublishError::Serialize(err)),
             EventData::Text(text) => OutgoingData::Text(text),
         };
@@ -321,11 +374,22 @@ impl Outgoing {
         encode_events(std::slice::from_ref(&self.header), Some(id), self.payload())
     }
 
+    /// [`frame`](Outgoing::frame), cut from a topic's `arena`.
+    pub(crate) fn frame_in(&self, id: EventId, arena: &mut FrameArena) -> Bytes {
+        let mut digits = [0; MAX_LEN];
+        let id = Some(id.digits(&mut digits));
+        let headers = std::slice::from_ref(&self.header);
+        let payload = self.payload();
+        arena.frame(encoded_len(headers, id, payload), |out| {
+            write_events(out, headers, id, payload)
+        })
+    }
+
     /// What a broker stores: the event's name, `"json"` or `"text"`, and the data.
     #[cfg_attr(not(feature = "redis"), allow(dead_code))]
     pub(crate) fn stored(&self) -> (&str, &'static str, &[u8]) {
         match &self.data {
-            OutgoingData::Json(json) => (self.header.name(), "json", json),
+            OutgoingData::Json(json) => (self.header.name(), "json", &json.0),
             OutgoingData::Text(text) => (self.header.name(), "text", text.as_bytes()),
         }
     }
@@ -336,7 +400,7 @@ impl Outgoing {
     pub(crate) fn from_stored(name: &str, kind: &[u8], data: Vec<u8>) -> Option<Self> {
         check_event_name(name).ok()?;
         let data = match kind {
-            b"json" => OutgoingData::Json(data),
+            b"json" => OutgoingData::Json(JsonBuf(data)),
             b"text" => OutgoingData::Text(String::from_utf8(data).ok()?),
             _ => return None,
         };
@@ -348,7 +412,7 @@ impl Outgoing {
 
     fn payload(&self) -> Payload<'_> {
         match &self.data {
-            OutgoingData::Json(json) => Payload::Json(json),
+            OutgoingData::Json(json) => Payload::Json(&json.0),
             OutgoingData::Text(text) => Payload::Text(text),
         }
     }
