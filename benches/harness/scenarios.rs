@@ -418,7 +418,13 @@ async fn publish_to(
         Figure::new(
             scenario,
             "time to publish them all (ms)",
-            millis(published),
+            millis(published.took),
+            Better::Lower,
+        ),
+        Figure::new(
+            scenario,
+            "publisher's CPU time for them (ms)",
+            millis(published.cpu),
             Better::Lower,
         ),
     ])

@@ -165,6 +165,18 @@ pub fn serve(kind: Kind) {
     runtime.shutdown_timeout(Duration::from_millis(100));
 }
 
+/// The CPU time this thread has used.
+fn thread_cpu() -> Duration {
+    let mut now = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `clock_gettime` writes one `timespec`, which `now` is.
+    let status = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut now) };
+    assert_eq!(status, 0, "the thread CPU clock exists on Linux");
+    Duration::new(now.tv_sec as u64, now.tv_nsec as u32)
+}
+
 async fn obey(publish: Publish) {
     let mut lines = BufReader::new(tokio::io::stdin()).lines();
     while let Ok(Some(line)) = lines.next_line().await {
@@ -181,8 +193,8 @@ async fn obey(publish: Publish) {
             println!("bad numbers in {line:?}");
             continue;
         };
-        let took = publish_many(&publish, topic, count, rate).await;
-        println!("published {}", took.as_nanos());
+        let (took, busy) = publish_many(&publish, topic, count, rate).await;
+        println!("published {} {}", took.as_nanos(), busy.as_nanos());
     }
 }
 
@@ -191,9 +203,19 @@ async fn obey(publish: Publish) {
 const IN_FLIGHT: usize = 1024;
 
 /// Publishes `count` ticks, `rate` per second (0: flat out, yielding now and then so the
-/// runtime's other tasks keep running on this worker); returns when every one is stored.
-async fn publish_many(publish: &Publish, topic: &str, count: u64, rate: u64) -> Duration {
+/// runtime's other tasks keep running on this worker); returns when every one is stored: how
+/// long that took, and the CPU time the publishing itself used (on whichever worker thread
+/// it ran; not the tasks it yielded to, not waiting for a broker, not time the thread was
+/// preempted).
+async fn publish_many(
+    publish: &Publish,
+    topic: &str,
+    count: u64,
+    rate: u64,
+) -> (Duration, Duration) {
     let started = Instant::now();
+    let mut busy = Duration::ZERO;
+    let mut running = thread_cpu();
     let mut in_flight = std::collections::VecDeque::new();
     let mut pace = (rate > 0).then(|| {
         let mut interval = tokio::time::interval(Duration::from_nanos(1_000_000_000 / rate));
@@ -203,9 +225,15 @@ async fn publish_many(publish: &Publish, topic: &str, count: u64, rate: u64) -> 
     for seq in 1..=count {
         match &mut pace {
             Some(interval) => {
+                busy += thread_cpu().saturating_sub(running);
                 interval.tick().await;
+                running = thread_cpu();
             }
-            None if seq % 256 == 0 => tokio::task::yield_now().await,
+            None if seq % 256 == 0 => {
+                busy += thread_cpu().saturating_sub(running);
+                tokio::task::yield_now().await;
+                running = thread_cpu();
+            }
             None => {}
         }
         let tick = Tick {
@@ -215,12 +243,15 @@ async fn publish_many(publish: &Publish, topic: &str, count: u64, rate: u64) -> 
         if let Some(pending) = publish(topic, tick) {
             in_flight.push_back(pending);
             if in_flight.len() > IN_FLIGHT {
+                busy += thread_cpu().saturating_sub(running);
                 in_flight.pop_front().expect("not empty").await;
+                running = thread_cpu();
             }
         }
     }
+    busy += thread_cpu().saturating_sub(running);
     for pending in in_flight {
         pending.await;
     }
-    started.elapsed()
+    (started.elapsed(), busy)
 }
