@@ -120,6 +120,17 @@ impl fmt::Display for PublishError {
     }
 }
 
+impl PublishError {
+    /// The `reason` label of `sse_hub_publish_errors_total`.
+    fn reason(&self) -> &'static str {
+        match self {
+            PublishError::Serialize(_) => "serialize",
+            PublishError::EventName(_) => "event_name",
+            PublishError::Transport(_) => "transport",
+        }
+    }
+}
+
 impl std::error::Error for PublishError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
@@ -199,8 +210,8 @@ impl<T: Serialize> Hub<T> {
     /// ```
     pub fn publish(&self, topic: &str, value: T) -> TransportFuture<Result<EventId, PublishError>> {
         match Outgoing::serialize(&value) {
-            Ok(event) => self.send(topic, Ok(event)),
-            Err(err) => self.send(topic, Err(PublishError::Serialize(err.to_string()))),
+            Ok(event) => self.send(topic, event),
+            Err(err) => refused(PublishError::Serialize(err.to_string())),
         }
     }
 
@@ -222,27 +233,20 @@ impl<T: Serialize> Hub<T> {
         topic: &str,
         event: Event,
     ) -> TransportFuture<Result<EventId, PublishError>> {
-        self.send(topic, Outgoing::from_event(event))
+        match Outgoing::from_event(event) {
+            Ok(event) => self.send(topic, event),
+            Err(err) => refused(err),
+        }
     }
 
     /// Hands `event` to the transport, counting what becomes of it.
-    fn send(
-        &self,
-        topic: &str,
-        event: Result<Outgoing, PublishError>,
-    ) -> TransportFuture<Result<EventId, PublishError>> {
-        let publishing = match event {
-            Ok(event) => self.transport.publish(topic, event),
-            Err(err) => TransportFuture::ready(Err(err)),
-        };
-        publishing.inspect(|published| {
-            metrics::published(match published {
-                Ok(_) => Ok(()),
-                Err(PublishError::Serialize(_)) => Err("serialize"),
-                Err(PublishError::EventName(_)) => Err("event_name"),
-                Err(PublishError::Transport(_)) => Err("transport"),
+    fn send(&self, topic: &str, event: Outgoing) -> TransportFuture<Result<EventId, PublishError>> {
+        self.transport
+            .publish(topic, event)
+            .inspect(|published| match published {
+                Ok(_) => metrics::published(Ok(())),
+                Err(err) => metrics::published(Err(err.reason())),
             })
-        })
     }
 
     /// How many clients are subscribed to `topic` right now.
@@ -254,6 +258,12 @@ impl<T: Serialize> Hub<T> {
     pub fn subscribers(&self, topic: &str) -> usize {
         self.transport.subscribers(topic)
     }
+}
+
+/// A publish that never reached the transport, counted as failed.
+fn refused(err: PublishError) -> TransportFuture<Result<EventId, PublishError>> {
+    metrics::published(Err(err.reason()));
+    TransportFuture::ready(Err(err))
 }
 
 impl<T> Hub<T> {
