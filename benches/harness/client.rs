@@ -106,11 +106,26 @@ async fn open_with(
 impl Conn {
     /// Reads events until `expect` of them arrived, the close event, or the end of the stream.
     pub async fn receive(mut self, expect: u64, latencies: bool) -> io::Result<Tally> {
+        self.read_events(expect, latencies, 64 * 1024).await
+    }
+
+    /// Reads events until `expect` more arrived (or the stream ends), through a small buffer,
+    /// and keeps the connection: for ten thousand clients at once.
+    pub async fn receive_few(&mut self, expect: u64) -> io::Result<Tally> {
+        self.read_events(expect, false, 4096).await
+    }
+
+    async fn read_events(
+        &mut self,
+        expect: u64,
+        latencies: bool,
+        buf_len: usize,
+    ) -> io::Result<Tally> {
         let mut count = Count::new(expect, latencies);
-        let mut buf = vec![0u8; 64 * 1024];
+        let mut buf = vec![0u8; buf_len];
         let mut pending = std::mem::take(&mut self.early);
         loop {
-            let Conn { chunks, scan, .. } = &mut self;
+            let Conn { chunks, scan, .. } = self;
             chunks.feed(&pending, &mut |body| count.feed(scan, body));
             if count.done() || self.chunks.done {
                 return Ok(count.tally);

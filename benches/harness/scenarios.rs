@@ -276,12 +276,35 @@ async fn idle(server: &mut Child, kind: Kind, sizes: &Sizes) -> Result<Vec<Figur
     let heap_before = heap(server).await?;
     let before = server.rss_bytes();
     let started = Instant::now();
-    let conns = open_all(server.addr, "/idle", n).await?;
+    let mut conns = open_all(server.addr, "/idle", n).await?;
     let all = started.elapsed();
     let after = server.rss_bytes();
     let heap = heap_figure(server, kind, "idle", "connection", &heap_before, n).await?;
     let mut connect: Vec<Duration> = conns.iter().map(|conn| conn.connect_time).collect();
     connect.sort();
+    // Then one event, which every client reads, and idle again: what a connection that has
+    // been sent something costs while it waits (hyper keeps what its first write allocated).
+    server
+        .publish("idle", 1, 0)
+        .await
+        .map_err(|e| format!("publish: {e}"))?;
+    let reading = futures::future::join_all(conns.iter_mut().map(|conn| conn.receive_few(1)));
+    for tally in reading.await {
+        let tally = tally.map_err(|e| format!("idle client: {e}"))?;
+        if tally.events != 1 {
+            return Err(format!("an idle client got {} events, not 1", tally.events));
+        }
+    }
+    let after_event = server.rss_bytes();
+    let heap_after_event = heap_figure(
+        server,
+        kind,
+        "idle",
+        "connection after its first event",
+        &heap_before,
+        n,
+    )
+    .await?;
     drop((warm, conns));
     Ok(vec![
         Figure::new(
@@ -291,6 +314,13 @@ async fn idle(server: &mut Child, kind: Kind, sizes: &Sizes) -> Result<Vec<Figur
             Better::Lower,
         ),
         heap,
+        Figure::new(
+            "idle",
+            "RSS per connection after its first event (KiB)",
+            (after_event.saturating_sub(before)) as f64 / n as f64 / 1024.0,
+            Better::Lower,
+        ),
+        heap_after_event,
         Figure::new(
             "idle",
             format!("time to connect all {n} (ms)"),
