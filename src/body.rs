@@ -54,6 +54,8 @@ impl std::error::Error for Abort {}
 pub(crate) type SourceItem = Result<Sent, Abort>;
 
 enum State {
+    /// The endpoint's `retry:` line goes out first.
+    Preamble,
     Streaming,
     /// Shutdown began: the close event goes out, then the body ends.
     Closing,
@@ -115,7 +117,6 @@ struct Body<S> {
     /// Dropped by [`EventBody`]'s `Drop`, before `on_close` runs.
     source: ManuallyDrop<S>,
     settings: Arc<Settings>,
-    preamble: Option<Bytes>,
     keep_alive: Option<Pin<Box<Sleep>>>,
     /// When the last frame was handed to hyper (only kept up to date with a keep-alive).
     last_write: Instant,
@@ -141,12 +142,14 @@ where
             .map(|every| Box::pin(tokio::time::sleep(every)));
         Body {
             source: ManuallyDrop::new(source),
-            preamble: settings.retry_frame.clone(),
             keep_alive,
             shutdown: Box::pin(settings.shutdown.watch()),
             server_shutdown: server_shutdown.map(|shutdown| Box::pin(shutdown.watch())),
             last_write: Instant::now(),
-            state: State::Streaming,
+            state: match settings.retry_frame {
+                Some(_) => State::Preamble,
+                None => State::Streaming,
+            },
             guard,
             settings,
         }
@@ -247,9 +250,12 @@ where
     ) -> Poll<Option<Result<Bytes, Abort>>> {
         let this = self;
         let metrics = &this.settings.metrics;
-        if let Some(preamble) = this.preamble.take() {
-            metrics.written(0, preamble.len());
-            return Poll::Ready(Some(Ok(preamble)));
+        if let State::Preamble = this.state {
+            this.state = State::Streaming;
+            if let Some(preamble) = this.settings.retry_frame.clone() {
+                metrics.written(0, preamble.len());
+                return Poll::Ready(Some(Ok(preamble)));
+            }
         }
         if let State::Streaming = this.state {
             if this.shutting_down(cx) {
@@ -257,7 +263,7 @@ where
             }
         }
         match std::mem::replace(&mut this.state, State::Done) {
-            State::Streaming => this.state = State::Streaming,
+            State::Preamble | State::Streaming => this.state = State::Streaming,
             State::Closing => {
                 let frame = this.close_frame(false);
                 this.guard.close(CloseReason::Shutdown, span);

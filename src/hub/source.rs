@@ -37,7 +37,9 @@ pub enum OnLag {
 pub(crate) struct HubSource {
     /// Sent before any frame: the `reset` event, or the id-only position frame.
     first: Option<Bytes>,
-    backlog: std::vec::IntoIter<super::HubFrame>,
+    /// Kept frames a resuming client missed (boxed: most clients have none, and the body of every
+    /// idle stream would carry the iterator).
+    backlog: Option<Box<std::vec::IntoIter<super::HubFrame>>>,
     live: FanoutReceiver,
     /// Completes at the topic's next send: polled once nothing is waiting, before the last look.
     next_send: ReusableBoxFuture<'static, ()>,
@@ -66,7 +68,8 @@ impl HubSource {
         };
         HubSource {
             first,
-            backlog: subscription.backlog.into_iter(),
+            backlog: (!subscription.backlog.is_empty())
+                .then(|| Box::new(subscription.backlog.into_iter())),
             next_send: ReusableBoxFuture::new(subscription.live.next_send()),
             live: subscription.live,
             buffer: settings.buffer.max(1),
@@ -255,8 +258,8 @@ impl Stream for HubSource {
         if let Some(first) = this.first.take() {
             batch.push(&first);
         }
-        if this.backlog.len() > 0 {
-            for frame in this.backlog.by_ref() {
+        if let Some(backlog) = &mut this.backlog {
+            for frame in backlog.by_ref() {
                 this.last_id = Some(frame.id);
                 batch.push(&frame.bytes);
                 batch.frames += 1;
@@ -264,13 +267,13 @@ impl Stream for HubSource {
                     break;
                 }
             }
-            if this.backlog.len() == 0 {
+            if backlog.len() == 0 {
                 // The iterator keeps the backlog's buffer until dropped: free it now, rather
                 // than for the life of a resumed client's connection.
-                this.backlog = Vec::new().into_iter();
+                this.backlog = None;
             }
         }
-        if !batch.full() && this.backlog.len() == 0 && this.read_live(&mut batch, cx).is_pending() {
+        if !batch.full() && this.backlog.is_none() && this.read_live(&mut batch, cx).is_pending() {
             return Poll::Pending;
         }
         let frames = batch.frames;
