@@ -108,58 +108,53 @@ fn lagged_frame(id: Option<EventId>, missed: u64) -> Bytes {
     }
 }
 
-/// Frames gathered for one write.
+/// Frames gathered for one write, copied into a buffer of the connection's own: a frame handed
+/// on as a handle would keep the whole arena chunk it was cut from alive for as long as a stalled
+/// connection's queue holds it.
 #[derive(Default)]
 struct Batch {
-    first: Option<Bytes>,
-    rest: Option<BytesMut>,
-    len: usize,
+    joined: BytesMut,
     frames: u64,
-    /// Bytes expected in all, once frames are joined.
+    /// Bytes expected in all, for the buffer's first allocation.
     hint: usize,
 }
 
 impl Batch {
-    fn push(&mut self, frame: &Bytes) {
-        self.len += frame.len();
-        match (&self.first, &mut self.rest) {
-            (None, _) => self.first = Some(frame.clone()),
-            (Some(first), None) => {
-                // As much as was waiting when the frames were taken (`reserve`): a batch that a
-                // stalled connection's queue holds is not padded, and one that grows past the
-                // hint doubles as a `Vec` does.
-                let mut joined = BytesMut::with_capacity(
-                    (first.len() + frame.len())
-                        .max(self.hint)
-                        .min(MAX_BATCH_BYTES + frame.len()),
-                );
-                joined.extend_from_slice(first);
-                joined.extend_from_slice(frame);
-                self.rest = Some(joined);
-            }
-            (Some(_), Some(joined)) => joined.extend_from_slice(frame),
+    fn push(&mut self, frame: &[u8]) {
+        if self.joined.capacity() == 0 {
+            // As much as was waiting when the frames were taken (`reserve`): a batch that a
+            // stalled connection's queue holds is not padded, and one that grows past the
+            // hint doubles as a `Vec` does.
+            self.joined = BytesMut::with_capacity(
+                frame
+                    .len()
+                    .max(self.hint)
+                    .min(MAX_BATCH_BYTES + frame.len()),
+            );
+        }
+        self.joined.extend_from_slice(frame);
+    }
+
+    /// Makes room for about `more` bytes (at most a whole batch), now or at the first frame.
+    fn reserve(&mut self, more: usize) {
+        if self.joined.capacity() == 0 {
+            self.hint = more.min(MAX_BATCH_BYTES);
+        } else {
+            let room = MAX_BATCH_BYTES.saturating_sub(self.joined.len());
+            self.joined.reserve(more.min(room));
         }
     }
 
-    /// Makes room for about `more` bytes (at most a whole batch), now or when frames are
-    /// joined.
-    fn reserve(&mut self, more: usize) {
-        match &mut self.rest {
-            Some(joined) => joined.reserve(more.min(MAX_BATCH_BYTES.saturating_sub(joined.len()))),
-            None => self.hint = self.len + more,
-        }
+    fn is_empty(&self) -> bool {
+        self.joined.is_empty()
     }
 
     fn full(&self) -> bool {
-        self.len >= MAX_BATCH_BYTES
+        self.joined.len() >= MAX_BATCH_BYTES
     }
 
-    /// One frame goes out as is, without a copy.
     fn take(self) -> Option<Bytes> {
-        match self.rest {
-            Some(joined) => Some(joined.freeze()),
-            None => self.first,
-        }
+        (!self.joined.is_empty()).then(|| self.joined.freeze())
     }
 }
 
@@ -171,13 +166,14 @@ impl HubSource {
         loop {
             let last_id = &mut self.last_id;
             // The bytes are copied into the batch where the ring holds them. Taking handles
-            // instead would touch each frame's shared reference count twice per subscriber:
-            // with a thousand subscribers on two cores, a fifth of the server's time.
+            // instead would touch each frame's shared reference count twice per subscriber
+            // (with a thousand subscribers on two cores, a fifth of the server's time), and
+            // would keep the frame's arena chunk alive while a stalled connection holds it.
             let mut count = 0;
             let read = self.live.read(|frame, waiting| {
                 if count == 0 {
                     // Room for what is waiting, so that the batch grows without copying itself.
-                    batch.reserve(frame.bytes.len() * (waiting as usize + 2));
+                    batch.reserve(frame.bytes.len() * (waiting as usize + 1));
                 }
                 *last_id = Some(frame.id);
                 batch.push(&frame.bytes);
@@ -213,7 +209,7 @@ impl HubSource {
                     self.ended = true;
                     return Poll::Ready(());
                 }
-                Read::Empty if batch.first.is_some() => return Poll::Ready(()),
+                Read::Empty if !batch.is_empty() => return Poll::Ready(()),
                 Read::Empty => {
                     // Registered for the next send first, then one more look: a frame sent in
                     // between is read now rather than missed.
