@@ -136,5 +136,7 @@ pub fn routes(
         .and(warp::get())
         .map(move || prometheus.render());
 
-    page.or(events).or(post).or(metrics)
+    // Boxed once: warp gives every connection a clone of the routes' filter, so a tree of
+    // several endpoints costs each connection its size (docs/guide.md, "Cost per connection").
+    page.or(events).or(post).or(metrics).boxed()
 }
