@@ -170,6 +170,39 @@ impl Shared {
         block
     }
 
+    /// Hands `take` frames `*next` up to `end` (a value of `self.end` loaded with acquire), oldest
+    /// first, with how many more are below `end` after each, until it returns `false`; `held` keeps
+    /// the block being read, so that reading on in it takes no lock (one reference-count change
+    /// per block, not per frame).
+    fn walk(
+        &self,
+        next: &mut u64,
+        end: u64,
+        held: &mut Option<Arc<Block>>,
+        mut take: impl FnMut(&HubFrame, u64) -> bool,
+    ) -> Walked {
+        while *next < end {
+            if !held.as_ref().is_some_and(|block| block.holds(*next)) {
+                *held = self.block(*next);
+            }
+            let Some(block) = held else {
+                return Walked::Gone;
+            };
+            let to = usize::try_from(end - block.start).map_or(BLOCK, |to| to.min(BLOCK));
+            // SAFETY: every frame below `end` (loaded with acquire, the caller's contract) is
+            // written in the block that holds it: `append` counts a frame in `end` (release)
+            // after pushing it.
+            let written = unsafe { block.first(to) };
+            for frame in &written[(*next - block.start) as usize..] {
+                *next += 1;
+                if !take(frame, end - *next) {
+                    return Walked::Read;
+                }
+            }
+        }
+        Walked::Read
+    }
+
     /// The number of the oldest frame a receiver may still read, given `end`.
     fn first(&self, end: u64) -> u64 {
         end.saturating_sub(self.capacity)
@@ -264,21 +297,13 @@ impl Fanout {
     /// The frames numbered `from` and after that the ring holds, oldest first.
     pub(crate) fn frames_from(&self, from: u64) -> Vec<HubFrame> {
         let end = self.shared.end.load(Ordering::Acquire);
-        let mut n = from.max(self.shared.first(end));
-        let mut frames = Vec::with_capacity(end.saturating_sub(n) as usize);
-        while n < end {
-            let Some(block) = self.shared.block(n) else {
-                break;
-            };
-            let written = block.written();
-            let from = (n - block.start) as usize;
-            let to = written.len().min((end - block.start) as usize);
-            frames.extend_from_slice(&written[from..to]);
-            n = block.start + to as u64;
-            if to < BLOCK {
-                break;
-            }
-        }
+        let mut next = from.max(self.shared.first(end));
+        let mut frames = Vec::with_capacity(end.saturating_sub(next) as usize);
+        // A block that left the ring meanwhile ends the list: what is older is not kept.
+        let _ = self.shared.walk(&mut next, end, &mut None, |frame, _| {
+            frames.push(frame.clone());
+            true
+        });
         frames
     }
 
@@ -297,6 +322,14 @@ impl Drop for Fanout {
         self.shared.closed.store(true, Ordering::Release);
         self.shared.sent.notify_waiters();
     }
+}
+
+/// How far [`Shared::walk`] got.
+enum Walked {
+    /// Up to `end`, or until `take` stopped.
+    Read,
+    /// A block left the ring before it was read.
+    Gone,
 }
 
 /// What [`FanoutReceiver::read`] found.
@@ -350,7 +383,7 @@ impl FanoutReceiver {
 
     /// Hands `take` the frames waiting, oldest first, without a lock, until it returns `false`;
     /// with each, how many more are waiting after it.
-    pub(crate) fn read(&mut self, mut take: impl FnMut(&HubFrame, u64) -> bool) -> Read {
+    pub(crate) fn read(&mut self, take: impl FnMut(&HubFrame, u64) -> bool) -> Read {
         // `closed` before `end`: once closed is seen, so is every frame sent before the drop.
         let closed = self.shared.closed.load(Ordering::Acquire);
         let end = self.shared.end.load(Ordering::Acquire);
@@ -363,35 +396,17 @@ impl FanoutReceiver {
         if self.next == end {
             return if closed { Read::Closed } else { Read::Empty };
         }
-        while self.next < end {
-            if !self
-                .block
-                .as_ref()
-                .is_some_and(|held| held.holds(self.next))
-            {
-                // One reference-count change per block, not per frame.
-                self.block = self.shared.block(self.next);
-            }
-            let Some(block) = &self.block else {
-                // The sender let go of it since `end` was read: this receiver fell behind.
+        // Frames past `end` are left for the next read: `end` is what was waiting.
+        match self.shared.walk(&mut self.next, end, &mut self.block, take) {
+            Walked::Read => Read::Frames,
+            Walked::Gone => {
+                // The sender let go of a block since `end` was read: this receiver fell behind.
                 let first = self.shared.first(self.shared.end.load(Ordering::Acquire));
                 let missed = first.saturating_sub(self.next).max(1);
                 self.next += missed;
-                return Read::Lagged(missed);
-            };
-            // Frames past `end` are left for the next read: `end` is what was waiting.
-            let to = usize::try_from(end - block.start).map_or(BLOCK, |to| to.min(BLOCK));
-            // SAFETY: every frame below `end` (loaded with acquire above) is written in the block
-            // that holds it: `append` counts a frame in `end` (release) after pushing it.
-            let written = unsafe { block.first(to) };
-            for frame in &written[(self.next - block.start) as usize..] {
-                self.next += 1;
-                if !take(frame, end - self.next) {
-                    return Read::Frames;
-                }
+                Read::Lagged(missed)
             }
         }
-        Read::Frames
     }
 
     /// How many frames are waiting (those that left the ring unread included).
