@@ -14,14 +14,13 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use futures::Stream;
 use tokio::time::{Instant, Sleep};
-use tokio_util::sync::WaitForCancellationFutureOwned;
 
 use crate::close::CloseGuard;
 use crate::frame::{encode_events, EventHeader, Payload, KEEP_ALIVE};
 use crate::last_event_id::FINISHED;
 use crate::metrics::CloseReason;
 use crate::settings::Settings;
-use crate::shutdown::Shutdown;
+use crate::shutdown::StreamWatch;
 
 /// A frame from a source, and how far the stream has got once it is written.
 pub(crate) struct Sent {
@@ -78,12 +77,11 @@ where
         source: S,
         settings: Arc<Settings>,
         guard: CloseGuard,
-        server_shutdown: Option<Shutdown>,
         span: tracing::Span,
     ) -> Self {
         EventBody {
             span,
-            body: Body::new(source, settings, guard, server_shutdown),
+            body: Body::new(source, settings, guard),
         }
     }
 }
@@ -110,6 +108,9 @@ impl<S> Drop for EventBody<S> {
         // hyper dropped the body: the client went away, a write timed out or the server is
         // stopping.
         self.body.guard.dropped(&self.span);
+        let body = &mut self.body;
+        body.shutdown
+            .release(&body.settings.shutdown, body.guard.server_shutdown());
     }
 }
 
@@ -120,9 +121,8 @@ struct Body<S> {
     keep_alive: Option<Pin<Box<Sleep>>>,
     /// When the last frame was handed to hyper (only kept up to date with a keep-alive).
     last_write: Instant,
-    shutdown: Pin<Box<WaitForCancellationFutureOwned>>,
-    /// The graceful signal of the [`serve`](crate::serve()) that runs this connection, if any.
-    server_shutdown: Option<Pin<Box<WaitForCancellationFutureOwned>>>,
+    /// Wakes the stream when its endpoint's shutdown, or its server's, is triggered.
+    shutdown: StreamWatch,
     state: State,
     guard: CloseGuard,
 }
@@ -131,20 +131,14 @@ impl<S> Body<S>
 where
     S: Stream<Item = SourceItem> + Unpin + Send,
 {
-    fn new(
-        source: S,
-        settings: Arc<Settings>,
-        guard: CloseGuard,
-        server_shutdown: Option<Shutdown>,
-    ) -> Self {
+    fn new(source: S, settings: Arc<Settings>, guard: CloseGuard) -> Self {
         let keep_alive = settings
             .keep_alive
             .map(|every| Box::pin(tokio::time::sleep(every)));
         Body {
             source: ManuallyDrop::new(source),
             keep_alive,
-            shutdown: Box::pin(settings.shutdown.watch()),
-            server_shutdown: server_shutdown.map(|shutdown| Box::pin(shutdown.watch())),
+            shutdown: StreamWatch::new(),
             last_write: Instant::now(),
             state: match settings.retry_frame {
                 Some(_) => State::Preamble,
@@ -209,11 +203,8 @@ where
     }
 
     fn shutting_down(&mut self, cx: &mut Context<'_>) -> bool {
-        self.shutdown.as_mut().poll(cx).is_ready()
-            || self
-                .server_shutdown
-                .as_mut()
-                .is_some_and(|server| server.as_mut().poll(cx).is_ready())
+        self.shutdown
+            .triggered(cx, &self.settings.shutdown, self.guard.server_shutdown())
     }
 }
 

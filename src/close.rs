@@ -75,6 +75,11 @@ impl CloseGuard {
         self.sent
     }
 
+    /// The graceful signal of the [`serve`](crate::serve()) running the connection, if any.
+    pub(crate) fn server_shutdown(&self) -> Option<&Shutdown> {
+        self.connection.server_shutdown.as_ref()
+    }
+
     /// The HTTP/2 stream's write-timeout clock, which the body keeps informed.
     pub(crate) fn stream_clock(&self) -> Option<&StreamClock> {
         self.connection.stream_clock.as_deref()

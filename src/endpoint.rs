@@ -592,7 +592,7 @@ where
     let connection = Connection {
         write_timeout: request.write_timeout,
         stream_clock: request.stream_clock,
-        server_shutdown: request.server_shutdown.clone(),
+        server_shutdown: request.server_shutdown,
         topic_gauge: started.topic_gauge,
     };
     let guard = CloseGuard::new(
@@ -604,13 +604,7 @@ where
         &span,
         started.reconnect,
     );
-    let body = EventBody::new(
-        started.source,
-        settings.clone(),
-        guard,
-        request.server_shutdown,
-        span,
-    );
+    let body = EventBody::new(started.source, settings.clone(), guard, span);
     Ok(event_stream(
         warp::reply::stream(Exclusive(body)).into_response(),
     ))

@@ -66,6 +66,7 @@ mod shutdown;
 mod stream_source;
 mod ticks;
 mod validate;
+mod wakers;
 
 /// serde_json's `json!`, re-exported so `use warp_eventstream::{event_stream, json};` is all an
 /// endpoint needs.

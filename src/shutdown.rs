@@ -2,10 +2,14 @@
 //! warp's graceful shutdown (which waits for responses to finish) can finish.
 
 use std::future::Future;
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::task::{Context, Waker};
 use std::time::Duration;
 
-use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
+use tokio::sync::Notify;
+
+use crate::wakers::{Slot, WakerSet};
 
 /// A switch that ends every stream of the endpoints that watch it.
 ///
@@ -30,8 +34,26 @@ use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 /// shutdown.within(Duration::from_secs(5), server).await;
 /// # }
 /// ```
-#[derive(Debug, Clone, Default)]
-pub struct Shutdown(CancellationToken);
+#[derive(Clone, Default)]
+pub struct Shutdown(Arc<Switch>);
+
+#[derive(Default)]
+struct Switch {
+    triggered: AtomicBool,
+    /// The open streams' wakers: a stream checks `triggered` at every poll, so one slot each
+    /// is all it costs to be woken.
+    streams: WakerSet,
+    /// Whatever else waits: `within`, `serve`'s accept loop.
+    others: Notify,
+}
+
+impl std::fmt::Debug for Shutdown {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shutdown")
+            .field("triggered", &self.is_triggered())
+            .finish()
+    }
+}
 
 impl Shutdown {
     /// A switch of its own, for a server (or a test) that shuts down apart from the others.
@@ -63,7 +85,12 @@ impl Shutdown {
     /// assert!(shutdown.is_triggered());
     /// ```
     pub fn trigger(&self) {
-        self.0.cancel();
+        // Stored before the wakers are taken: a stream registers, then reads the flag (under
+        // the same lock's order), so it either is woken here or sees the flag itself.
+        if !self.0.triggered.swap(true, Ordering::SeqCst) {
+            self.0.streams.wake_all();
+            self.0.others.notify_waiters();
+        }
     }
 
     /// Whether [`trigger`](Shutdown::trigger) ran.
@@ -72,7 +99,7 @@ impl Shutdown {
     /// assert!(!warp_eventstream::Shutdown::new().is_triggered());
     /// ```
     pub fn is_triggered(&self) -> bool {
-        self.0.is_cancelled()
+        self.0.triggered.load(Ordering::SeqCst)
     }
 
     /// Waits for `signal`, then triggers: the future to give warp's `graceful`.
@@ -108,7 +135,7 @@ impl Shutdown {
     /// ```
     pub async fn within(&self, grace: Duration, server: impl Future<Output = ()>) {
         let deadline = async {
-            self.0.cancelled().await;
+            self.triggered().await;
             tokio::time::sleep(grace).await;
             tracing::warn!(
                 ?grace,
@@ -121,7 +148,122 @@ impl Shutdown {
         }
     }
 
-    pub(crate) fn watch(&self) -> WaitForCancellationFutureOwned {
-        self.0.clone().cancelled_owned()
+    /// Completes once the switch is triggered.
+    pub(crate) async fn triggered(&self) {
+        loop {
+            let notified = self.0.others.notified();
+            tokio::pin!(notified);
+            // Enlisted before the flag is read, so a trigger in between still wakes it.
+            notified.as_mut().enable();
+            if self.is_triggered() {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
+/// A stream's watch on its endpoint's switch and its server's: its waker, in a slot of each.
+///
+/// The owner lets go of the slots with [`release`](StreamWatch::release) when the stream is
+/// dropped; a slot left behind would keep the stream's task alive through its waker.
+pub(crate) struct StreamWatch {
+    /// The waker the slots hold, to tell when a poll comes with another.
+    waker: Option<Waker>,
+    endpoint: Slot,
+    server: Slot,
+}
+
+impl StreamWatch {
+    pub(crate) fn new() -> Self {
+        StreamWatch {
+            waker: None,
+            endpoint: Slot::NONE,
+            server: Slot::NONE,
+        }
+    }
+
+    /// Whether either switch was triggered; if not, this poll's task is woken when one is.
+    pub(crate) fn triggered(
+        &mut self,
+        cx: &Context<'_>,
+        endpoint: &Shutdown,
+        server: Option<&Shutdown>,
+    ) -> bool {
+        if !self
+            .waker
+            .as_ref()
+            .is_some_and(|waker| waker.will_wake(cx.waker()))
+        {
+            endpoint.0.streams.register(&mut self.endpoint, cx.waker());
+            if let Some(server) = server {
+                server.0.streams.register(&mut self.server, cx.waker());
+            }
+            self.waker = Some(cx.waker().clone());
+        }
+        endpoint.is_triggered() || server.is_some_and(Shutdown::is_triggered)
+    }
+
+    /// Frees the stream's slots: `endpoint` and `server` are the switches it was polled with.
+    pub(crate) fn release(&mut self, endpoint: &Shutdown, server: Option<&Shutdown>) {
+        endpoint
+            .0
+            .streams
+            .release(std::mem::replace(&mut self.endpoint, Slot::NONE));
+        if let Some(server) = server {
+            server
+                .0
+                .streams
+                .release(std::mem::replace(&mut self.server, Slot::NONE));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicUsize;
+    use std::task::Wake;
+
+    use super::*;
+
+    struct Count(AtomicUsize);
+
+    impl Wake for Count {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    /// A stream's watch registers once per waker, is woken by either switch, and lets go of the
+    /// waker (which holds its task) when released.
+    #[test]
+    fn a_watch_is_woken_by_either_switch_and_lets_go_when_released() {
+        let task = Arc::new(Count(AtomicUsize::new(0)));
+        let waker = Waker::from(task.clone());
+        let cx = Context::from_waker(&waker);
+        let (endpoint, server) = (Shutdown::new(), Shutdown::new());
+
+        let mut watch = StreamWatch::new();
+        assert!(!watch.triggered(&cx, &endpoint, Some(&server)));
+        assert!(!watch.triggered(&cx, &endpoint, Some(&server)));
+        assert_eq!(
+            Arc::strong_count(&task),
+            5,
+            "the test's, `waker`, the watch's, two slots"
+        );
+        watch.release(&endpoint, Some(&server));
+        assert_eq!(Arc::strong_count(&task), 3, "the slots let go");
+        drop(watch);
+
+        let mut watch = StreamWatch::new();
+        assert!(!watch.triggered(&cx, &endpoint, Some(&server)));
+        server.trigger();
+        assert_eq!(task.0.load(Ordering::SeqCst), 1);
+        assert!(watch.triggered(&cx, &endpoint, Some(&server)));
+        endpoint.trigger();
+        assert_eq!(task.0.load(Ordering::SeqCst), 2);
+        watch.release(&endpoint, Some(&server));
+        drop(watch);
+        assert_eq!(Arc::strong_count(&task), 2);
     }
 }

@@ -338,7 +338,7 @@ where
                     return;
                 }
             },
-            () = self.shutdown.0.watch() => return,
+            () = self.shutdown.0.triggered() => return,
         };
         if self.shutdown.0.is_triggered() {
             return;

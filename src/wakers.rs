@@ -1,0 +1,168 @@
+//! The wakers of many streams, woken together by one signal: a shutdown.
+//!
+//! Each stream keeps one slot here, a waker, instead of a future of its own parked in the
+//! signal's wait list: a future must be pinned, so it costs every idle stream an allocation.
+
+use std::sync::Mutex;
+use std::task::Waker;
+
+/// A stream's place in a [`WakerSet`], if it took one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Slot(u32);
+
+impl Slot {
+    /// No place taken yet.
+    pub(crate) const NONE: Slot = Slot(u32::MAX);
+}
+
+/// Wakers in slots that their streams keep until they let go of them.
+#[derive(Debug, Default)]
+pub(crate) struct WakerSet {
+    slots: Mutex<Slots>,
+}
+
+#[derive(Debug, Default)]
+struct Slots {
+    wakers: Vec<Option<Waker>>,
+    /// Slots let go of, taken again before the list grows.
+    free: Vec<u32>,
+}
+
+impl WakerSet {
+    /// Puts `waker` in the stream's `slot`, taking a slot first if it has none.
+    pub(crate) fn register(&self, slot: &mut Slot, waker: &Waker) {
+        let mut slots = self.lock();
+        if *slot == Slot::NONE {
+            *slot = match slots.free.pop() {
+                Some(free) => Slot(free),
+                None => {
+                    let taken = u32::try_from(slots.wakers.len())
+                        .ok()
+                        .filter(|&taken| taken != Slot::NONE.0)
+                        .expect("fewer than 2^32 - 1 streams watch one signal");
+                    slots.wakers.push(None);
+                    Slot(taken)
+                }
+            };
+        }
+        let stored = &mut slots.wakers[slot.0 as usize];
+        if !stored
+            .as_ref()
+            .is_some_and(|stored| stored.will_wake(waker))
+        {
+            *stored = Some(waker.clone());
+        }
+    }
+
+    /// Frees the stream's slot, and the waker in it.
+    pub(crate) fn release(&self, slot: Slot) {
+        if slot == Slot::NONE {
+            return;
+        }
+        let mut slots = self.lock();
+        slots.wakers[slot.0 as usize] = None;
+        slots.free.push(slot.0);
+    }
+
+    /// Wakes every stream that registered, once: a woken stream that waits again registers
+    /// again, so the wakers (and the tasks they hold) are let go of here.
+    pub(crate) fn wake_all(&self) {
+        // Woken outside the lock, a batch at a time: a wake-up may reach into the scheduler (or
+        // run a current-thread runtime's task), and registrations go on meanwhile. A stream that
+        // registers behind the sweep registered after the signal, and looks again before waiting.
+        const BATCH: usize = 32;
+        let mut from = 0;
+        loop {
+            let mut batch: [Option<Waker>; BATCH] = Default::default();
+            let mut taken = 0;
+            let swept = {
+                let mut slots = self.lock();
+                let wakers = &mut slots.wakers;
+                while from < wakers.len() && taken < BATCH {
+                    if let Some(waker) = wakers[from].take() {
+                        batch[taken] = Some(waker);
+                        taken += 1;
+                    }
+                    from += 1;
+                }
+                from >= wakers.len()
+            };
+            batch
+                .iter_mut()
+                .filter_map(Option::take)
+                .for_each(Waker::wake);
+            if swept {
+                return;
+            }
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Slots> {
+        // A panic while the lock was held cannot leave the slots half-written (each step is a
+        // single push, pop or store), so a poisoned lock is still sound to use.
+        self.slots
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    use std::task::Wake;
+
+    use super::*;
+
+    struct Counter(AtomicUsize);
+
+    impl Wake for Counter {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    fn counter() -> (Arc<Counter>, Waker) {
+        let counter = Arc::new(Counter(AtomicUsize::new(0)));
+        (counter.clone(), Waker::from(counter))
+    }
+
+    #[test]
+    fn wakes_each_registered_stream_once_with_its_latest_waker() {
+        let set = WakerSet::default();
+        let (first, first_waker) = counter();
+        let (replaced, replaced_waker) = counter();
+        let (latest, latest_waker) = counter();
+        let (mut a, mut b) = (Slot::NONE, Slot::NONE);
+        set.register(&mut a, &first_waker);
+        set.register(&mut b, &replaced_waker);
+        set.register(&mut b, &latest_waker);
+        assert_ne!(a, b);
+        set.wake_all();
+        set.wake_all();
+        assert_eq!(first.0.load(Ordering::SeqCst), 1);
+        assert_eq!(replaced.0.load(Ordering::SeqCst), 0);
+        assert_eq!(latest.0.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn a_released_slot_is_reused_and_its_waker_dropped() {
+        let set = WakerSet::default();
+        let (counter, waker) = counter();
+        let mut slot = Slot::NONE;
+        set.register(&mut slot, &waker);
+        assert_eq!(
+            Arc::strong_count(&counter),
+            3,
+            "the test's, the waker's, the set's"
+        );
+        set.release(slot);
+        assert_eq!(Arc::strong_count(&counter), 2);
+        let mut again = Slot::NONE;
+        set.register(&mut again, &waker);
+        assert_eq!(again, slot);
+        set.release(Slot::NONE);
+        set.wake_all();
+        assert_eq!(counter.0.load(Ordering::SeqCst), 1);
+    }
+}
