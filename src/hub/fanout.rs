@@ -319,7 +319,8 @@ impl Fanout {
 
 impl Drop for Fanout {
     fn drop(&mut self) {
-        self.shared.closed.store(true, Ordering::Release);
+        // Before the wake-up: a receiver registers its wait, then reads `closed`.
+        self.shared.closed.store(true, Ordering::SeqCst);
         self.shared.sent.notify_waiters();
     }
 }
@@ -443,7 +444,9 @@ impl FanoutReceiver {
     /// After a `next_send` future was polled once: true when nothing is waiting to be read, and
     /// the next send wakes it.
     pub(crate) fn nothing_waiting(&self) -> bool {
-        self.may_wait() == self.next
+        // `closed` after the wait is registered: a drop before it is seen here, one after it
+        // wakes the wait.
+        self.may_wait() == self.next && !self.shared.closed.load(Ordering::SeqCst)
     }
 
     /// A future that completes at the next send (or drop) after it is first polled: poll it,
@@ -510,6 +513,24 @@ mod tests {
         assert_eq!(ids(fanout.frames_from(10)), (50..200).collect::<Vec<_>>());
         assert_eq!(ids(fanout.frames_from(120)), (120..200).collect::<Vec<_>>());
         assert!(fanout.frames_from(200).is_empty());
+    }
+
+    /// A receiver that found nothing just before the fan-out was dropped, and registers its
+    /// wait after the drop's wake-up, sees the drop on its last look instead of waiting for ever.
+    #[tokio::test]
+    async fn a_drop_before_the_wait_is_seen_on_the_last_look() {
+        let fanout = Fanout::new(4);
+        let mut receiver = fanout.subscribe();
+        assert!(matches!(receiver.read(|_, _| true), Read::Empty));
+        drop(fanout);
+        let wait = receiver.next_send();
+        let mut wait = std::pin::pin!(wait);
+        assert!(
+            futures::poll!(wait.as_mut()).is_pending(),
+            "the wake-up came before it"
+        );
+        assert!(!receiver.nothing_waiting(), "closed: not a wait");
+        assert!(matches!(receiver.read(|_, _| true), Read::Closed));
     }
 
     /// A send from another thread while receivers go to sleep: the `waiting` flag must never let
