@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::Stream;
-use warp::http::header::{HeaderValue, CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER};
+use warp::http::header::{HeaderName, HeaderValue, CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER};
 use warp::http::StatusCode;
 use warp::reply::Response;
 use warp::{Filter, Rejection, Reply};
@@ -232,8 +232,8 @@ where
                     .records_topics()
                     .then(|| Box::<str>::from(topic.as_ref()));
                 let settings = settings.clone();
-                TransportFuture::new(async move {
-                    match subscribing.await {
+                subscribing.map(move |subscribed| {
+                    match subscribed {
                         Ok(subscription) => {
                             let reconnect = match (&subscription.reset, after) {
                                 (Some(_), _) => Reconnect::Reset,
@@ -610,13 +610,16 @@ where
     ))
 }
 
+/// Named once: a name given as text is copied into every response's headers.
+const X_ACCEL_BUFFERING: HeaderName = HeaderName::from_static("x-accel-buffering");
+
 /// `response` as a `text/event-stream`.
 fn event_stream(mut response: Response) -> Response {
     let headers = response.headers_mut();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     // nginx and similar proxies buffer responses by default, which would hold events back.
-    headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
+    headers.insert(X_ACCEL_BUFFERING, HeaderValue::from_static("no"));
     response
 }
 

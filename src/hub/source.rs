@@ -11,8 +11,9 @@ use bytes::{Bytes, BytesMut};
 use futures::Stream;
 use tokio_util::sync::ReusableBoxFuture;
 
+use super::event_id::MAX_LEN;
 use super::fanout::{FanoutReceiver, Read};
-use super::transport::Subscription;
+use super::transport::{ResetFrom, Subscription};
 use super::EventId;
 use crate::body::{Abort, Sent, SourceItem};
 use crate::settings::Settings;
@@ -34,17 +35,24 @@ pub enum OnLag {
     Disconnect,
 }
 
+/// What goes out before any frame, made when it goes (most connections are idle at once, and
+/// every idle stream would carry the frame).
+enum First {
+    Nothing,
+    /// The id-only frame of the topic's head: `last_id` until the first frame is written.
+    Position,
+    /// The `reset` event (boxed: few clients get one).
+    Reset(Box<ResetFrom>),
+}
+
 pub(crate) struct HubSource {
-    /// Sent before any frame: the `reset` event, or the id-only position frame.
-    first: Option<Bytes>,
+    first: First,
     /// Kept frames a resuming client missed (boxed: most clients have none, and the body of every
     /// idle stream would carry the iterator).
     backlog: Option<Box<std::vec::IntoIter<super::HubFrame>>>,
     live: FanoutReceiver,
     /// Completes at the topic's next send: polled once nothing is waiting, before the last look.
     next_send: ReusableBoxFuture<'static, ()>,
-    buffer: usize,
-    on_lag: OnLag,
     settings: Arc<Settings>,
     /// The id of the last frame written (or skipped over), for `lagged` events' ids; `None`
     /// after the channel itself dropped frames whose ids are unknown here.
@@ -62,9 +70,9 @@ impl HubSource {
         // firing an event. Without it, a browser cut off before its first event would reconnect
         // with no `Last-Event-ID` and miss what was published in between.
         let first = match subscription.reset {
-            Some(reset) => Some(reset.frame()),
-            None if subscription.backlog.is_empty() => Some(position_frame(subscription.head)),
-            None => None,
+            Some(reset) => First::Reset(Box::new(reset)),
+            None if subscription.backlog.is_empty() => First::Position,
+            None => First::Nothing,
         };
         HubSource {
             first,
@@ -72,8 +80,6 @@ impl HubSource {
                 .then(|| Box::new(subscription.backlog.into_iter())),
             next_send: ReusableBoxFuture::new(subscription.live.next_send()),
             live: subscription.live,
-            buffer: settings.buffer.max(1),
-            on_lag: settings.on_lag,
             settings,
             last_id: Some(subscription.head),
             sent: 0,
@@ -84,17 +90,30 @@ impl HubSource {
 
     /// The client is `missed` events behind: apply the policy. `Ok` carries the `lagged` frame.
     fn lagged(&mut self, missed: u64) -> Result<Bytes, Abort> {
-        tracing::warn!(route = self.settings.route, missed, policy = ?self.on_lag, "client lagging");
+        let policy = self.settings.on_lag;
+        tracing::warn!(
+            route = self.settings.route,
+            missed,
+            ?policy,
+            "client lagging"
+        );
         self.settings.metrics.dropped(missed);
-        match self.on_lag {
+        match policy {
             OnLag::Disconnect => Err(Abort::Lagged(missed)),
             OnLag::Skip => Ok(lagged_frame(self.last_id, missed)),
         }
     }
 }
 
-fn position_frame(head: EventId) -> Bytes {
-    Bytes::from(format!("id: {head}\n\n"))
+/// The id-only frame of `head`, written straight into the batch.
+fn push_position(batch: &mut Batch, head: EventId) {
+    let mut digits = [0; MAX_LEN];
+    let digits = head.digits(&mut digits);
+    let parts: [&[u8]; 3] = [b"id: ", digits, b"\n\n"];
+    batch.reserve(parts.iter().map(|part| part.len()).sum());
+    for part in parts {
+        batch.push(part);
+    }
 }
 
 /// `lagged`, with the id of the last skipped frame when it is known; without one, the client
@@ -162,7 +181,7 @@ impl HubSource {
     /// Gathers the live frames waiting into `batch`, applying the lag policy; `Pending` when
     /// there were none and the waker is registered for the next.
     fn read_live(&mut self, batch: &mut Batch, cx: &mut Context<'_>) -> Poll<()> {
-        let buffer = self.buffer as u64;
+        let buffer = self.settings.buffer.max(1) as u64;
         loop {
             let last_id = &mut self.last_id;
             // The bytes are copied into the batch where the ring holds them. Taking handles
@@ -251,8 +270,15 @@ impl Stream for HubSource {
             return Poll::Ready(Some(Err(abort)));
         }
         let mut batch = Batch::default();
-        if let Some(first) = this.first.take() {
-            batch.push(&first);
+        match std::mem::replace(&mut this.first, First::Nothing) {
+            First::Nothing => {}
+            // `last_id` is still the head: nothing was read before this first poll.
+            First::Position => {
+                if let Some(head) = this.last_id {
+                    push_position(&mut batch, head);
+                }
+            }
+            First::Reset(reset) => batch.push(&reset.frame()),
         }
         if let Some(backlog) = &mut this.backlog {
             for frame in backlog.by_ref() {

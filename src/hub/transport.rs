@@ -151,17 +151,22 @@ impl<T> TransportFuture<T> {
     where
         T: Send + 'static,
     {
+        self.map(|value| {
+            f(&value);
+            value
+        })
+    }
+
+    /// The value turned by `f`: at once for a ready value (no allocation; the in-process
+    /// transport's are all ready), else when the future completes.
+    pub(crate) fn map<U>(self, f: impl FnOnce(T) -> U + Send + 'static) -> TransportFuture<U>
+    where
+        T: Send + 'static,
+    {
         match self.0 {
-            Inner::Ready(Some(value)) => {
-                f(&value);
-                TransportFuture::ready(value)
-            }
-            Inner::Ready(None) => self,
-            Inner::Boxed(future) => TransportFuture::new(async move {
-                let value = future.await;
-                f(&value);
-                value
-            }),
+            Inner::Ready(Some(value)) => TransportFuture::ready(f(value)),
+            Inner::Ready(None) => TransportFuture(Inner::Ready(None)),
+            Inner::Boxed(future) => TransportFuture::new(async move { f(future.await) }),
         }
     }
 }
