@@ -22,6 +22,9 @@ static ON: AtomicBool = AtomicBool::new(false);
 static LIVE: [AtomicIsize; CLASSES] = [const { AtomicIsize::new(0) }; CLASSES];
 /// Live bytes, as asked for (not as the system allocator rounds them).
 static BYTES: AtomicIsize = AtomicIsize::new(0);
+/// Blocks allocated (and reallocated) in all, freed since or not: the churn behind the live
+/// count, which leaves the allocator holes that count in the process's RSS.
+static MADE: AtomicIsize = AtomicIsize::new(0);
 
 #[global_allocator]
 static ALLOCATOR: Counting = Counting;
@@ -34,6 +37,9 @@ fn note(size: usize, blocks: isize) {
     if ON.load(Ordering::Relaxed) {
         LIVE[class(size)].fetch_add(blocks, Ordering::Relaxed);
         BYTES.fetch_add(blocks * size as isize, Ordering::Relaxed);
+        if blocks > 0 {
+            MADE.fetch_add(1, Ordering::Relaxed);
+        }
     }
 }
 
@@ -67,10 +73,14 @@ pub fn count() {
     ON.store(true, Ordering::SeqCst);
 }
 
-/// The live blocks as one line: `bytes=<live bytes> <size>:<blocks> ...`, sizes rounded up to
-/// `STEP` (`65537` for every block over `LARGEST`), non-zero classes only.
+/// The live blocks as one line: `bytes=<live bytes> made=<blocks allocated> <size>:<blocks> ...`,
+/// sizes rounded up to `STEP` (`65537` for every block over `LARGEST`), non-zero classes only.
 pub fn snapshot() -> String {
-    let mut line = format!("bytes={}", BYTES.load(Ordering::Relaxed));
+    let mut line = format!(
+        "bytes={} made={}",
+        BYTES.load(Ordering::Relaxed),
+        MADE.load(Ordering::Relaxed)
+    );
     for (class, live) in LIVE.iter().enumerate() {
         let blocks = live.load(Ordering::Relaxed);
         if blocks != 0 {
@@ -85,33 +95,49 @@ pub fn snapshot() -> String {
     line
 }
 
-/// What `after` holds beyond `before` (two `snapshot` lines), per connection of `n`: live bytes,
-/// and the size classes that grew by at least a tenth of a block per connection, largest share
-/// first, as `(size, blocks per connection)`.
-pub fn per_connection(before: &str, after: &str, n: usize) -> (f64, Vec<(usize, f64)>) {
+/// What the connections opened between two `snapshot` lines cost each, of `n`.
+pub struct PerConnection {
+    /// Live bytes.
+    pub bytes: f64,
+    /// Blocks allocated, live or freed since.
+    pub made: f64,
+    /// The size classes that grew by at least a tenth of a block per connection, largest share
+    /// first, as `(size, blocks per connection)`.
+    pub blocks: Vec<(usize, f64)>,
+}
+
+/// What `after` holds beyond `before` (two `snapshot` lines), per connection of `n`.
+pub fn per_connection(before: &str, after: &str, n: usize) -> PerConnection {
     let parse = |line: &str| {
-        let mut bytes = 0;
+        let (mut bytes, mut made) = (0, 0);
         let mut classes = std::collections::BTreeMap::new();
         for word in line.split_whitespace() {
             if let Some(total) = word.strip_prefix("bytes=") {
                 bytes = total.parse::<i64>().unwrap_or(0);
+            } else if let Some(total) = word.strip_prefix("made=") {
+                made = total.parse::<i64>().unwrap_or(0);
             } else if let Some((size, blocks)) = word.split_once(':') {
                 if let (Ok(size), Ok(blocks)) = (size.parse::<usize>(), blocks.parse::<i64>()) {
                     classes.insert(size, blocks);
                 }
             }
         }
-        (bytes, classes)
+        (bytes, made, classes)
     };
-    let ((bytes_before, before), (bytes_after, after)) = (parse(before), parse(after));
-    let mut grown: Vec<(usize, f64)> = after
+    let ((bytes_before, made_before, before), (bytes_after, made_after, after)) =
+        (parse(before), parse(after));
+    let mut blocks: Vec<(usize, f64)> = after
         .iter()
-        .map(|(&size, &blocks)| {
-            let grew = blocks - before.get(&size).copied().unwrap_or(0);
+        .map(|(&size, &live)| {
+            let grew = live - before.get(&size).copied().unwrap_or(0);
             (size, grew as f64 / n as f64)
         })
         .filter(|&(_, blocks)| blocks >= 0.1)
         .collect();
-    grown.sort_by(|a, b| (b.0 as f64 * b.1).total_cmp(&(a.0 as f64 * a.1)));
-    ((bytes_after - bytes_before) as f64 / n as f64, grown)
+    blocks.sort_by(|a, b| (b.0 as f64 * b.1).total_cmp(&(a.0 as f64 * a.1)));
+    PerConnection {
+        bytes: (bytes_after - bytes_before) as f64 / n as f64,
+        made: (made_after - made_before) as f64 / n as f64,
+        blocks,
+    }
 }

@@ -251,13 +251,17 @@ async fn heap_figure(
     n: usize,
 ) -> Result<Figure, String> {
     let after = heap(server).await?;
-    let (bytes, blocks) = super::heap::per_connection(before, &after, n);
+    let super::heap::PerConnection {
+        bytes,
+        made,
+        blocks,
+    } = super::heap::per_connection(before, &after, n);
     let blocks: Vec<String> = blocks
         .iter()
         .map(|(size, count)| format!("{size} B x {count:.2}"))
         .collect();
     eprintln!(
-        "  {scenario} {}: heap per {each} {bytes:.0} B: {}",
+        "  {scenario} {}: heap per {each} {bytes:.0} B ({made:.1} blocks allocated): {}",
         kind.name(),
         blocks.join(", ")
     );

@@ -69,5 +69,7 @@ fn routes(
         route "/counting" every 1ms until 1000
         => |i| json!({ "msg": format!("Server count: {}", i) })
     };
-    idle.or(feed).unify().or(counting).unify()
+    // Boxed once, as the guide says for a tree of endpoints: warp clones the routes' filter into
+    // every connection.
+    idle.or(feed).unify().or(counting).unify().boxed()
 }
