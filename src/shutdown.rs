@@ -221,25 +221,14 @@ impl StreamWatch {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::atomic::AtomicUsize;
-    use std::task::Wake;
-
     use super::*;
-
-    struct Count(AtomicUsize);
-
-    impl Wake for Count {
-        fn wake(self: Arc<Self>) {
-            self.0.fetch_add(1, Ordering::SeqCst);
-        }
-    }
+    use crate::wakers::counting::counter;
 
     /// A stream's watch registers once per waker, is woken by either switch, and lets go of the
     /// waker (which holds its task) when released.
     #[test]
     fn a_watch_is_woken_by_either_switch_and_lets_go_when_released() {
-        let task = Arc::new(Count(AtomicUsize::new(0)));
-        let waker = Waker::from(task.clone());
+        let (task, waker) = counter();
         let cx = Context::from_waker(&waker);
         let (endpoint, server) = (Shutdown::new(), Shutdown::new());
 
@@ -258,10 +247,10 @@ mod tests {
         let mut watch = StreamWatch::new();
         assert!(!watch.triggered(&cx, &endpoint, Some(&server)));
         server.trigger();
-        assert_eq!(task.0.load(Ordering::SeqCst), 1);
+        assert_eq!(task.woken(), 1);
         assert!(watch.triggered(&cx, &endpoint, Some(&server)));
         endpoint.trigger();
-        assert_eq!(task.0.load(Ordering::SeqCst), 2);
+        assert_eq!(task.woken(), 2);
         watch.release(&endpoint, Some(&server));
         drop(watch);
         assert_eq!(Arc::strong_count(&task), 2);

@@ -106,15 +106,21 @@ impl WakerSet {
     }
 }
 
+/// A waker that counts its wake-ups, for the tests of what registers wakers.
 #[cfg(test)]
-mod tests {
+pub(crate) mod counting {
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Arc;
-    use std::task::Wake;
+    use std::task::{Wake, Waker};
 
-    use super::*;
+    /// How many times the waker was woken (and, by `Arc::strong_count`, how many hold it).
+    pub(crate) struct Counter(AtomicUsize);
 
-    struct Counter(AtomicUsize);
+    impl Counter {
+        pub(crate) fn woken(&self) -> usize {
+            self.0.load(Ordering::SeqCst)
+        }
+    }
 
     impl Wake for Counter {
         fn wake(self: Arc<Self>) {
@@ -122,10 +128,18 @@ mod tests {
         }
     }
 
-    fn counter() -> (Arc<Counter>, Waker) {
+    pub(crate) fn counter() -> (Arc<Counter>, Waker) {
         let counter = Arc::new(Counter(AtomicUsize::new(0)));
         (counter.clone(), Waker::from(counter))
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::counting::counter;
+    use super::*;
 
     #[test]
     fn wakes_each_registered_stream_once_with_its_latest_waker() {
@@ -140,9 +154,9 @@ mod tests {
         assert_ne!(a, b);
         set.wake_all();
         set.wake_all();
-        assert_eq!(first.0.load(Ordering::SeqCst), 1);
-        assert_eq!(replaced.0.load(Ordering::SeqCst), 0);
-        assert_eq!(latest.0.load(Ordering::SeqCst), 1);
+        assert_eq!(first.woken(), 1);
+        assert_eq!(replaced.woken(), 0);
+        assert_eq!(latest.woken(), 1);
     }
 
     #[test]
@@ -163,6 +177,6 @@ mod tests {
         assert_eq!(again, slot);
         set.release(Slot::NONE);
         set.wake_all();
-        assert_eq!(counter.0.load(Ordering::SeqCst), 1);
+        assert_eq!(counter.woken(), 1);
     }
 }
