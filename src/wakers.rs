@@ -45,13 +45,9 @@ impl WakerSet {
                 }
             };
         }
-        let stored = &mut slots.wakers[slot.0 as usize];
-        if !stored
-            .as_ref()
-            .is_some_and(|stored| stored.will_wake(waker))
-        {
-            *stored = Some(waker.clone());
-        }
+        // The caller registers again only with another waker (`StreamWatch` keeps the one it
+        // gave), so the slot takes the new one as it is.
+        slots.wakers[slot.0 as usize] = Some(waker.clone());
     }
 
     /// Frees the stream's slot, and the waker in it.
@@ -64,37 +60,18 @@ impl WakerSet {
         slots.free.push(slot.0);
     }
 
-    /// Wakes every stream that registered, once: a woken stream that waits again registers
-    /// again, so the wakers (and the tasks they hold) are let go of here.
+    /// Wakes every stream that registered, once, and lets go of the wakers (and the tasks they
+    /// hold): a switch is triggered once, and a woken stream sees it without waiting again.
     pub(crate) fn wake_all(&self) {
-        // Woken outside the lock, a batch at a time: a wake-up may reach into the scheduler (or
-        // run a current-thread runtime's task), and registrations go on meanwhile. A stream that
-        // registers behind the sweep registered after the signal, and looks again before waiting.
-        const BATCH: usize = 32;
-        let mut from = 0;
-        loop {
-            let mut batch: [Option<Waker>; BATCH] = Default::default();
-            let mut taken = 0;
-            let swept = {
-                let mut slots = self.lock();
-                let wakers = &mut slots.wakers;
-                while from < wakers.len() && taken < BATCH {
-                    if let Some(waker) = wakers[from].take() {
-                        batch[taken] = Some(waker);
-                        taken += 1;
-                    }
-                    from += 1;
-                }
-                from >= wakers.len()
-            };
-            batch
-                .iter_mut()
-                .filter_map(Option::take)
-                .for_each(Waker::wake);
-            if swept {
-                return;
-            }
-        }
+        let woken: Vec<Waker> = self
+            .lock()
+            .wakers
+            .iter_mut()
+            .filter_map(Option::take)
+            .collect();
+        // Outside the lock: a wake-up may reach into the scheduler, or run a current-thread
+        // runtime's task, which may drop its stream and so free its slot.
+        woken.into_iter().for_each(Waker::wake);
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Slots> {
