@@ -13,7 +13,12 @@ scripts/install-test-deps.sh
 # Incremental caches were 4 of the 9 GB a clean run wrote, and a clean clone never reuses them.
 # Set CARGO_INCREMENTAL=1 to keep them on a machine that runs the suite again and again.
 export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
-echo "free disk for target/: $(df -h --output=avail . | tail -1 | tr -d ' ')"
+# A clean run writes about 2.5 GB under target/. A full disk shows up only as a failed link.
+free_kib=$(df -k --output=avail . | tail -1 | tr -d ' ')
+echo "free disk for target/: $((free_kib / 1024)) MiB (a clean run needs about 2.5 GB)"
+if [ "$free_kib" -lt $((3 * 1024 * 1024)) ]; then
+    echo "warning: less than 3 GB free; linking may fail for lack of disk" >&2
+fi
 
 cargo test --locked --all-features
 cargo test --locked --no-default-features
