@@ -5,7 +5,6 @@
 //! own: the source, the keep-alive timer and the shutdown watch are all polled from here.
 
 use std::future::Future;
-use std::mem::ManuallyDrop;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::sync::Arc;
@@ -61,17 +60,49 @@ enum State {
     Done,
 }
 
-/// One connection's response body: its stream, entered in its `tracing` span at every poll.
-pub(crate) struct EventBody<S> {
-    /// The stream's span (route, peer, `Last-Event-ID`; the close reason and count when it
-    /// ends), kept beside the stream so that entering it needs no clone.
-    span: tracing::Span,
-    body: Body<S>,
+pin_project_lite::pin_project! {
+    /// One connection's response body: its stream, entered in its `tracing` span at every poll.
+    ///
+    /// Pinned where hyper keeps it (warp boxes every response body), so that the source's wait
+    /// and the keep-alive timer live inside it rather than in boxes of their own.
+    pub(crate) struct EventBody<S> {
+        // The stream's span (route, peer, `Last-Event-ID`; the close reason and count when it
+        // ends), kept beside the stream so that entering it needs no clone.
+        span: tracing::Span,
+        #[pin]
+        body: Body<S>,
+    }
+
+    impl<S> PinnedDrop for EventBody<S> {
+        fn drop(this: Pin<&mut Self>) {
+            let this = this.project();
+            let _entered = this.span.enter();
+            let mut body = this.body.project();
+            // The source goes first, and with it a hub subscription: by the time `on_close`
+            // runs, the client has left every count. A panic in a source's own drop must not
+            // cost the stream its `on_close`.
+            let dropped = catch_unwind(AssertUnwindSafe(|| body.source.set(None)));
+            let state = body.state;
+            if dropped.is_err() {
+                tracing::error!(
+                    route = state.settings.route,
+                    "dropping the source panicked"
+                );
+            }
+            // Every deliberate ending closes the guard first; reaching here with it open means
+            // hyper dropped the body: the client went away, a write timed out or the server is
+            // stopping.
+            state.guard.dropped(&state.settings, this.span);
+            state
+                .shutdown
+                .release(&state.settings.shutdown, state.guard.server_shutdown());
+        }
+    }
 }
 
 impl<S> EventBody<S>
 where
-    S: Stream<Item = SourceItem> + Unpin + Send,
+    S: Stream<Item = SourceItem> + Send,
 {
     pub(crate) fn new(
         source: S,
@@ -86,39 +117,21 @@ where
     }
 }
 
-impl<S> Drop for EventBody<S> {
-    fn drop(&mut self) {
-        let _entered = self.span.enter();
-        // The source goes first, and with it a hub subscription: by the time `on_close` runs,
-        // the client has left every count. A panic in a source's own drop must not cost the
-        // stream its `on_close`.
-        let source = &mut self.body.source;
-        let dropped = catch_unwind(AssertUnwindSafe(|| {
-            // SAFETY: the source is dropped here and only here (`Body` never drops it, being
-            // `ManuallyDrop`), and nothing reads it after: the body is being dropped.
-            unsafe { ManuallyDrop::drop(source) }
-        }));
-        if dropped.is_err() {
-            tracing::error!(
-                route = self.body.settings.route,
-                "dropping the source panicked"
-            );
-        }
-        // Every deliberate ending closes the guard first; reaching here with it open means
-        // hyper dropped the body: the client went away, a write timed out or the server is
-        // stopping.
-        self.body.guard.dropped(&self.span);
-        let body = &mut self.body;
-        body.shutdown
-            .release(&body.settings.shutdown, body.guard.server_shutdown());
+pin_project_lite::pin_project! {
+    #[project = BodyProjection]
+    struct Body<S> {
+        // Set to `None` by `EventBody`'s drop, before `on_close` runs.
+        #[pin]
+        source: Option<S>,
+        #[pin]
+        keep_alive: Option<Sleep>,
+        state: BodyState,
     }
 }
 
-struct Body<S> {
-    /// Dropped by [`EventBody`]'s `Drop`, before `on_close` runs.
-    source: ManuallyDrop<S>,
+/// Everything of a body but its source and its timer: where the stream stands and how it ends.
+struct BodyState {
     settings: Arc<Settings>,
-    keep_alive: Option<Pin<Box<Sleep>>>,
     /// When the last frame was handed to hyper (only kept up to date with a keep-alive).
     last_write: Instant,
     /// Wakes the stream when its endpoint's shutdown, or its server's, is triggered.
@@ -129,38 +142,39 @@ struct Body<S> {
 
 impl<S> Body<S>
 where
-    S: Stream<Item = SourceItem> + Unpin + Send,
+    S: Stream<Item = SourceItem> + Send,
 {
     fn new(source: S, settings: Arc<Settings>, guard: CloseGuard) -> Self {
-        let keep_alive = settings
-            .keep_alive
-            .map(|every| Box::pin(tokio::time::sleep(every)));
         Body {
-            source: ManuallyDrop::new(source),
-            keep_alive,
-            shutdown: StreamWatch::new(),
-            last_write: Instant::now(),
-            state: match settings.retry_frame {
-                Some(_) => State::Preamble,
-                None => State::Streaming,
+            source: Some(source),
+            keep_alive: settings.keep_alive.map(tokio::time::sleep),
+            state: BodyState {
+                shutdown: StreamWatch::new(),
+                last_write: Instant::now(),
+                state: match settings.retry_frame {
+                    Some(_) => State::Preamble,
+                    None => State::Streaming,
+                },
+                guard,
+                settings,
             },
-            guard,
-            settings,
         }
     }
+}
 
+impl BodyState {
     /// Notes a write. The keep-alive timer is not re-armed here (that would cost a timer-wheel
     /// update per event); when it fires, it checks this time and re-arms if the stream was busy.
-    fn written(&mut self) {
-        if self.keep_alive.is_some() {
+    fn written(&mut self, keep_alive: bool) {
+        if keep_alive {
             self.last_write = Instant::now();
         }
     }
 
     /// Whether the keep-alive comment is due: the timer fired and nothing was written for a
     /// whole period since. Re-arms the timer either way.
-    fn keep_alive_due(&mut self, cx: &mut Context<'_>) -> bool {
-        let (Some(timer), Some(every)) = (&mut self.keep_alive, self.settings.keep_alive) else {
+    fn keep_alive_due(&mut self, timer: Pin<&mut Option<Sleep>>, cx: &mut Context<'_>) -> bool {
+        let (Some(mut timer), Some(every)) = (timer.as_pin_mut(), self.settings.keep_alive) else {
             return false;
         };
         loop {
@@ -202,6 +216,11 @@ where
         Some(Ok(frame))
     }
 
+    /// Closes the stream's guard (`on_close` runs, if it has not).
+    fn close(&mut self, reason: CloseReason, span: &tracing::Span) {
+        self.guard.close(&self.settings, reason, span);
+    }
+
     fn shutting_down(&mut self, cx: &mut Context<'_>) -> bool {
         self.shutdown
             .triggered(cx, &self.settings.shutdown, self.guard.server_shutdown())
@@ -210,20 +229,22 @@ where
 
 impl<S> Stream for EventBody<S>
 where
-    S: Stream<Item = SourceItem> + Unpin + Send,
+    S: Stream<Item = SourceItem> + Send,
 {
     type Item = Result<Bytes, Abort>;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let this = self.get_mut();
+        let this = self.project();
         // What the source and the close log while polled belongs to this stream's span.
         let _entered = this.span.enter();
+        let mut body = this.body;
         // Over HTTP/2, tells the stream's driver when a frame waits for hyper to ask past it.
-        if let Some(clock) = this.body.guard.stream_clock() {
+        if let Some(clock) = body.state.guard.stream_clock() {
             clock.asked();
         }
-        let polled = this.body.poll(cx, &this.span);
-        if let (Poll::Ready(Some(Ok(_))), Some(clock)) = (&polled, this.body.guard.stream_clock()) {
+        let polled = body.as_mut().poll(cx, this.span);
+        if let (Poll::Ready(Some(Ok(_))), Some(clock)) = (&polled, body.state.guard.stream_clock())
+        {
             clock.handed();
         }
         polled
@@ -232,14 +253,18 @@ where
 
 impl<S> Body<S>
 where
-    S: Stream<Item = SourceItem> + Unpin + Send,
+    S: Stream<Item = SourceItem> + Send,
 {
     fn poll(
-        &mut self,
+        self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         span: &tracing::Span,
     ) -> Poll<Option<Result<Bytes, Abort>>> {
-        let this = self;
+        let BodyProjection {
+            source,
+            mut keep_alive,
+            state: this,
+        } = self.project();
         let metrics = &this.settings.metrics;
         if let State::Preamble = this.state {
             this.state = State::Streaming;
@@ -257,20 +282,24 @@ where
             State::Preamble | State::Streaming => this.state = State::Streaming,
             State::Closing => {
                 let frame = this.close_frame(false);
-                this.guard.close(CloseReason::Shutdown, span);
+                this.close(CloseReason::Shutdown, span);
                 return Poll::Ready(this.written_closing(frame));
             }
             State::Done => {
-                this.guard.close(CloseReason::Ended, span);
+                this.close(CloseReason::Ended, span);
                 return Poll::Ready(None);
             }
         }
-        match Pin::new(&mut *this.source).poll_next(cx) {
+        let Some(source) = source.as_pin_mut() else {
+            // Only a body being dropped has no source, and it is not polled again.
+            return Poll::Ready(None);
+        };
+        match source.poll_next(cx) {
             Poll::Ready(Some(Ok(sent))) => {
                 let events = sent.count.saturating_sub(this.guard.count());
                 this.settings.metrics.written(events, sent.frame.len());
                 this.guard.sent(sent.count);
-                this.written();
+                this.written(keep_alive.is_some());
                 Poll::Ready(Some(Ok(sent.frame)))
             }
             Poll::Ready(Some(Err(abort))) => {
@@ -281,11 +310,11 @@ where
                     // would make hyper drop the frames it has not flushed yet, and with them
                     // the id the client must resume from.
                     Abort::Lagged(_) => {
-                        this.guard.close(CloseReason::Lagged, span);
+                        this.close(CloseReason::Lagged, span);
                         Poll::Ready(None)
                     }
                     Abort::Panicked => {
-                        this.guard.close(CloseReason::Panic, span);
+                        this.close(CloseReason::Panic, span);
                         Poll::Ready(Some(Err(abort)))
                     }
                 }
@@ -293,11 +322,11 @@ where
             Poll::Ready(None) => {
                 this.state = State::Done;
                 let frame = this.close_frame(true);
-                this.guard.close(CloseReason::Ended, span);
+                this.close(CloseReason::Ended, span);
                 Poll::Ready(this.written_closing(frame))
             }
             Poll::Pending => {
-                if this.keep_alive_due(cx) {
+                if this.keep_alive_due(keep_alive.as_mut(), cx) {
                     this.settings.metrics.keep_alive(KEEP_ALIVE.len());
                     return Poll::Ready(Some(Ok(KEEP_ALIVE)));
                 }
@@ -309,16 +338,24 @@ where
 
 /// Makes a body `Sync` for warp's boxed response body, which asks for it although hyper only
 /// ever polls a body through `&mut`.
-pub(crate) struct Exclusive<T>(pub(crate) T);
+pub(crate) struct Exclusive<T>(T);
+
+impl<T> Exclusive<T> {
+    pub(crate) fn new(body: T) -> Self {
+        Exclusive(body)
+    }
+}
 
 // SAFETY: `Exclusive` offers no access to its contents through `&self` (its only method takes
 // `Pin<&mut Self>`), so a shared reference to it exposes nothing that could race.
 unsafe impl<T: Send> Sync for Exclusive<T> {}
 
-impl<T: Stream + Unpin> Stream for Exclusive<T> {
+impl<T: Stream> Stream for Exclusive<T> {
     type Item = T::Item;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T::Item>> {
-        Pin::new(&mut self.get_mut().0).poll_next(cx)
+        // SAFETY: the body is pinned with its wrapper (structural pinning): it is never moved
+        // out of it, and `Exclusive` has no `Drop` and is `Unpin` only if the body is.
+        unsafe { self.map_unchecked_mut(|exclusive| &mut exclusive.0) }.poll_next(cx)
     }
 }

@@ -35,7 +35,6 @@ pub(crate) struct Connection {
 pub(crate) struct CloseGuard {
     on_close: Option<CloseHook>,
     sent: u64,
-    settings: Arc<Settings>,
     slot: Option<ClientSlot>,
     opened_at: Instant,
     connection: Connection,
@@ -44,7 +43,7 @@ pub(crate) struct CloseGuard {
 impl CloseGuard {
     pub(crate) fn new(
         on_close: Option<CloseHook>,
-        settings: Arc<Settings>,
+        settings: &Settings,
         sent: u64,
         slot: ClientSlot,
         connection: Connection,
@@ -59,7 +58,6 @@ impl CloseGuard {
         CloseGuard {
             on_close,
             sent,
-            settings,
             slot: Some(slot),
             opened_at: Instant::now(),
             connection,
@@ -88,11 +86,11 @@ impl CloseGuard {
     /// Runs `on_close(sent)` unless it already ran. A panic inside it is logged and stays
     /// inside this connection: it never unwinds into hyper or aborts a drop in progress.
     /// `span` is the stream's: the reason and the count are recorded on it.
-    pub(crate) fn close(&mut self, reason: CloseReason, span: &tracing::Span) {
+    pub(crate) fn close(&mut self, settings: &Settings, reason: CloseReason, span: &tracing::Span) {
         if let Some(slot) = self.slot.take() {
             drop(slot);
             let lifetime = self.opened_at.elapsed();
-            self.settings.metrics.closed(reason, lifetime);
+            settings.metrics.closed(reason, lifetime);
             if let Some(topic) = &self.connection.topic_gauge {
                 metrics::topic_subscribers(topic, -1.0);
             }
@@ -109,23 +107,23 @@ impl CloseGuard {
         if let Some(on_close) = self.on_close.take() {
             let sent = self.sent;
             if catch_unwind(AssertUnwindSafe(|| on_close(sent))).is_err() {
-                tracing::error!(parent: span, route = self.settings.route, sent, "on_close panicked");
+                tracing::error!(parent: span, route = settings.route, sent, "on_close panicked");
             }
         }
     }
 
     /// The body was dropped: closes the stream unless it was closed already, with the reason
     /// [`dropped_because`](CloseGuard::dropped_because) gives.
-    pub(crate) fn dropped(&mut self, span: &tracing::Span) {
+    pub(crate) fn dropped(&mut self, settings: &Settings, span: &tracing::Span) {
         if self.slot.is_some() || self.on_close.is_some() {
-            let reason = self.dropped_because();
-            self.close(reason, span);
+            let reason = self.dropped_because(settings);
+            self.close(settings, reason, span);
         }
     }
 
     /// Why hyper dropped the body: the write timeout fired, a shutdown was under way (the
     /// grace period ran out, or the runtime stopped), or else the client went away.
-    fn dropped_because(&self) -> CloseReason {
+    fn dropped_because(&self, settings: &Settings) -> CloseReason {
         let timed_out = self
             .connection
             .write_timeout
@@ -136,7 +134,7 @@ impl CloseGuard {
                 .stream_clock
                 .as_deref()
                 .is_some_and(StreamClock::fired);
-        let shutting_down = self.settings.shutdown.is_triggered()
+        let shutting_down = settings.shutdown.is_triggered()
             || self
                 .connection
                 .server_shutdown

@@ -497,7 +497,7 @@ fn serve<Fl, C, S>(
 where
     Fl: Filter<Extract = (C,), Error = Rejection> + Clone + Send + Sync + 'static,
     C: Send + 'static,
-    S: Stream<Item = SourceItem> + Unpin + Send + 'static,
+    S: Stream<Item = SourceItem> + Send + 'static,
 {
     let hooks = Arc::new(hooks);
     filter
@@ -546,7 +546,7 @@ async fn respond<C, S>(
     request: Request,
 ) -> Result<Response, Infallible>
 where
-    S: Stream<Item = SourceItem> + Unpin + Send + 'static,
+    S: Stream<Item = SourceItem> + Send + 'static,
 {
     let metrics = &settings.metrics;
     if settings.shutdown.is_triggered()
@@ -597,7 +597,7 @@ where
     };
     let guard = CloseGuard::new(
         bound.on_close,
-        settings.clone(),
+        &settings,
         started.from,
         slot,
         connection,
@@ -606,7 +606,7 @@ where
     );
     let body = EventBody::new(started.source, settings.clone(), guard, span);
     Ok(event_stream(
-        warp::reply::stream(Exclusive(body)).into_response(),
+        warp::reply::stream(Exclusive::new(body)).into_response(),
     ))
 }
 

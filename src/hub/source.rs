@@ -3,13 +3,14 @@
 //! Frames that are ready together are written together, as one chunk: under load a connection
 //! makes one write per batch instead of one per event.
 
+use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::{Bytes, BytesMut};
 use futures::Stream;
-use tokio_util::sync::ReusableBoxFuture;
+use tokio::sync::futures::OwnedNotified;
 
 use super::event_id::MAX_LEN;
 use super::fanout::{FanoutReceiver, Read};
@@ -35,24 +36,30 @@ pub enum OnLag {
     Disconnect,
 }
 
-/// What goes out before any frame, made when it goes (most connections are idle at once, and
-/// every idle stream would carry the frame).
-enum First {
-    Nothing,
-    /// The id-only frame of the topic's head: `last_id` until the first frame is written.
-    Position,
-    /// The `reset` event (boxed: few clients get one).
-    Reset(Box<ResetFrom>),
+pin_project_lite::pin_project! {
+    /// One connection's subscription: what it reads, and its wait for the topic's next send.
+    pub(crate) struct HubSource {
+        reader: Reader,
+        // Completes at the topic's next send: polled once nothing is waiting, before the last
+        // look. Kept inline, pinned in the response body with the rest of the stream, rather
+        // than in a box of its own: one block less for every idle connection.
+        #[pin]
+        next_send: Option<OwnedNotified>,
+    }
 }
 
-pub(crate) struct HubSource {
-    first: First,
+/// What a subscription has read, and what it still owes its client.
+struct Reader {
+    /// The `reset` event, which goes out before any frame (boxed: few clients get one).
+    reset: Option<Box<ResetFrom>>,
+    /// Without a reset or a backlog, the id-only frame of the topic's head goes out first
+    /// (`last_id` until the first frame is written). It is made when it goes: most connections
+    /// are idle at once, and every idle stream would carry the frame.
+    position_due: bool,
     /// Kept frames a resuming client missed (boxed: most clients have none, and the body of every
     /// idle stream would carry the iterator).
     backlog: Option<Box<std::vec::IntoIter<super::HubFrame>>>,
     live: FanoutReceiver,
-    /// Completes at the topic's next send: polled once nothing is waiting, before the last look.
-    next_send: ReusableBoxFuture<'static, ()>,
     settings: Arc<Settings>,
     /// The id of the last frame written (or skipped over), for `lagged` events' ids; `None`
     /// after the channel itself dropped frames whose ids are unknown here.
@@ -69,25 +76,26 @@ impl HubSource {
         // backlog frame, or else an id-only frame, which sets a browser's last event id without
         // firing an event. Without it, a browser cut off before its first event would reconnect
         // with no `Last-Event-ID` and miss what was published in between.
-        let first = match subscription.reset {
-            Some(reset) => First::Reset(Box::new(reset)),
-            None if subscription.backlog.is_empty() => First::Position,
-            None => First::Nothing,
-        };
+        let position_due = subscription.reset.is_none() && subscription.backlog.is_empty();
         HubSource {
-            first,
-            backlog: (!subscription.backlog.is_empty())
-                .then(|| Box::new(subscription.backlog.into_iter())),
-            next_send: ReusableBoxFuture::new(subscription.live.next_send()),
-            live: subscription.live,
-            settings,
-            last_id: Some(subscription.head),
-            sent: 0,
-            abort: None,
-            ended: false,
+            reader: Reader {
+                reset: subscription.reset.map(Box::new),
+                position_due,
+                backlog: (!subscription.backlog.is_empty())
+                    .then(|| Box::new(subscription.backlog.into_iter())),
+                live: subscription.live,
+                settings,
+                last_id: Some(subscription.head),
+                sent: 0,
+                abort: None,
+                ended: false,
+            },
+            next_send: None,
         }
     }
+}
 
+impl Reader {
     /// The client is `missed` events behind: apply the policy. `Ok` carries the `lagged` frame.
     fn lagged(&mut self, missed: u64) -> Result<Bytes, Abort> {
         let policy = self.settings.on_lag;
@@ -177,10 +185,15 @@ impl Batch {
     }
 }
 
-impl HubSource {
+impl Reader {
     /// Gathers the live frames waiting into `batch`, applying the lag policy; `Pending` when
-    /// there were none and the waker is registered for the next.
-    fn read_live(&mut self, batch: &mut Batch, cx: &mut Context<'_>) -> Poll<()> {
+    /// there were none and the waker is registered for the next, through `next_send`.
+    fn read_live(
+        &mut self,
+        batch: &mut Batch,
+        mut next_send: Pin<&mut Option<OwnedNotified>>,
+        cx: &mut Context<'_>,
+    ) -> Poll<()> {
         let buffer = self.settings.buffer.max(1) as u64;
         loop {
             let last_id = &mut self.last_id;
@@ -232,8 +245,9 @@ impl HubSource {
                 Read::Empty => {
                     // Registered for the next send first, then one more look: a frame sent in
                     // between is read now rather than missed.
-                    self.next_send.set(self.live.next_send());
-                    if self.next_send.poll(cx).is_pending() && self.live.nothing_waiting() {
+                    next_send.set(Some(self.live.next_send()));
+                    let wait = next_send.as_mut().as_pin_mut().expect("set above");
+                    if wait.poll(cx).is_pending() && self.live.nothing_waiting() {
                         return Poll::Pending;
                     }
                 }
@@ -261,7 +275,18 @@ impl Stream for HubSource {
     type Item = SourceItem;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<SourceItem>> {
-        let this = self.get_mut();
+        let this = self.project();
+        this.reader.poll_next(this.next_send, cx)
+    }
+}
+
+impl Reader {
+    fn poll_next(
+        &mut self,
+        next_send: Pin<&mut Option<OwnedNotified>>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<SourceItem>> {
+        let this = self;
         if this.ended {
             return Poll::Ready(None);
         }
@@ -270,15 +295,13 @@ impl Stream for HubSource {
             return Poll::Ready(Some(Err(abort)));
         }
         let mut batch = Batch::default();
-        match std::mem::replace(&mut this.first, First::Nothing) {
-            First::Nothing => {}
+        if let Some(reset) = this.reset.take() {
+            batch.push(&reset.frame());
+        } else if std::mem::take(&mut this.position_due) {
             // `last_id` is still the head: nothing was read before this first poll.
-            First::Position => {
-                if let Some(head) = this.last_id {
-                    push_position(&mut batch, head);
-                }
+            if let Some(head) = this.last_id {
+                push_position(&mut batch, head);
             }
-            First::Reset(reset) => batch.push(&reset.frame()),
         }
         if let Some(backlog) = &mut this.backlog {
             for frame in backlog.by_ref() {
@@ -295,7 +318,10 @@ impl Stream for HubSource {
                 this.backlog = None;
             }
         }
-        if !batch.full() && this.backlog.is_none() && this.read_live(&mut batch, cx).is_pending() {
+        if !batch.full()
+            && this.backlog.is_none()
+            && this.read_live(&mut batch, next_send, cx).is_pending()
+        {
             return Poll::Pending;
         }
         let frames = batch.frames;
