@@ -80,7 +80,7 @@ pin_project_lite::pin_project! {
             let mut body = this.body.project();
             // The source goes first, and with it a hub subscription: by the time `on_close`
             // runs, the client has left every count. A panic in a source's own drop must not
-            // cost the stream its `on_close`.
+            // cost the stream its `on_close` (the field is `None` after it all the same).
             let dropped = catch_unwind(AssertUnwindSafe(|| body.source.set(None)));
             let state = body.state;
             if dropped.is_err() {
@@ -336,13 +336,18 @@ where
     }
 }
 
-/// Makes a body `Sync` for warp's boxed response body, which asks for it although hyper only
-/// ever polls a body through `&mut`.
-pub(crate) struct Exclusive<T>(T);
+pin_project_lite::pin_project! {
+    /// Makes a body `Sync` for warp's boxed response body, which asks for it although hyper
+    /// only ever polls a body through `&mut`.
+    pub(crate) struct Exclusive<T> {
+        #[pin]
+        body: T,
+    }
+}
 
 impl<T> Exclusive<T> {
     pub(crate) fn new(body: T) -> Self {
-        Exclusive(body)
+        Exclusive { body }
     }
 }
 
@@ -354,8 +359,6 @@ impl<T: Stream> Stream for Exclusive<T> {
     type Item = T::Item;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T::Item>> {
-        // SAFETY: the body is pinned with its wrapper (structural pinning): it is never moved
-        // out of it, and `Exclusive` has no `Drop` and is `Unpin` only if the body is.
-        unsafe { self.map_unchecked_mut(|exclusive| &mut exclusive.0) }.poll_next(cx)
+        self.project().body.poll_next(cx)
     }
 }

@@ -126,6 +126,55 @@ fn server_shutdown_runs_on_close_for_every_open_stream() {
     assert_eq!(closes, last_received);
 }
 
+/// A source that never yields and panics when dropped, as a buggy source's cleanup might.
+struct PanicsWhenDropped(Arc<AtomicBool>);
+
+impl futures::Stream for PanicsWhenDropped {
+    type Item = u64;
+
+    fn poll_next(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<u64>> {
+        std::task::Poll::Pending
+    }
+}
+
+impl Drop for PanicsWhenDropped {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::SeqCst);
+        panic!("the source's cleanup failed");
+    }
+}
+
+#[tokio::test]
+async fn a_source_that_panics_when_dropped_still_gets_its_on_close_once() {
+    let mut closed = Calls::new();
+    let close_tx = closed.sender.clone();
+    let dropped = Arc::new(AtomicBool::new(false));
+    let source_dropped = dropped.clone();
+    let fragile = event_stream! {
+        route "/fragile"
+        from PanicsWhenDropped(source_dropped.clone())
+        on_close |n| { close_tx.send(n).unwrap() }
+        => |n| json!(n)
+    };
+    let addr = serve(fragile).await;
+
+    let response = get(addr, "/fragile", &[]).await;
+    assert_eq!(response.status, 200);
+    drop(response);
+    assert_eq!(closed.next_within(LIMIT).await, 0);
+    assert!(
+        dropped.load(Ordering::SeqCst),
+        "the source was dropped first"
+    );
+    assert!(closed.so_far().is_empty(), "on_close ran more than once");
+
+    // The panic stayed inside that connection: the server goes on serving.
+    assert_eq!(get(addr, "/fragile", &[]).await.status, 200);
+}
+
 #[tokio::test(start_paused = true)]
 async fn panicking_handler_ends_only_its_own_stream_and_runs_on_close() {
     let mut closed = Calls::new();
