@@ -4,6 +4,10 @@
 //! sse` (serialise, `Arc<str>`, `broadcast::send` into a channel with the same capacity). Each
 //! has 1,000 subscribers that do not read, so no one is woken and nothing is dropped; 100,000
 //! events, seven rounds, medians.
+//!
+//! `-- --only hub` or `-- --only peers` runs one side, once: for a profiler such as
+//! `valgrind --tool=callgrind --cache-sim=yes`, which counts instructions and simulated cache
+//! misses where the clock cannot tell them apart (`docs/benchmarks.md`, "Publishing").
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -68,27 +72,39 @@ fn median(mut runs: Vec<Duration>) -> Duration {
 }
 
 fn main() {
+    let only = std::env::args().skip_while(|arg| arg != "--only").nth(1);
+    match only.as_deref() {
+        Some("hub") => return report("`Hub::publish`", hub_publish()),
+        Some("peers") => {
+            return report(
+                "`serde_json::to_string` + `broadcast::send`",
+                broadcast_send(),
+            )
+        }
+        Some(other) => panic!("--only takes `hub` or `peers`, not {other:?}"),
+        None => {}
+    }
     let (mut hub, mut peers) = (Vec::new(), Vec::new());
     for _ in 0..ROUNDS {
         hub.push(hub_publish());
         peers.push(broadcast_send());
     }
     let (hub, peers) = (median(hub), median(peers));
-    let per_event = |took: Duration| took.as_nanos() as f64 / EVENTS as f64;
     println!("| publish, {EVENTS} events, {SUBSCRIBERS} subscribers not reading | median of {ROUNDS} | per event |");
     println!("|---|---:|---:|");
-    println!(
-        "| `Hub::publish` | {:.2} ms | {:.0} ns |",
-        hub.as_secs_f64() * 1e3,
-        per_event(hub)
-    );
-    println!(
-        "| `serde_json::to_string` + `broadcast::send` | {:.2} ms | {:.0} ns |",
-        peers.as_secs_f64() * 1e3,
-        per_event(peers)
-    );
+    report("`Hub::publish`", hub);
+    report("`serde_json::to_string` + `broadcast::send`", peers);
     println!(
         "| ratio | {:.2}x | |",
         hub.as_secs_f64() / peers.as_secs_f64()
+    );
+}
+
+/// One row: what `EVENTS` publishes took, in all and per event.
+fn report(what: &str, took: Duration) {
+    println!(
+        "| {what} | {:.2} ms | {:.0} ns |",
+        took.as_secs_f64() * 1e3,
+        took.as_nanos() as f64 / EVENTS as f64
     );
 }
