@@ -20,8 +20,18 @@ type PendingFrame = Pin<Box<dyn Future<Output = Result<Bytes, RenderError>> + Se
 /// `until |item| ...`: the item it accepts is the last one sent.
 pub(crate) type UntilItem<T> = Arc<dyn Fn(&T) -> bool + Send + Sync>;
 
-pub(crate) struct StreamSource<St: Stream, C, R> {
-    stream: Pin<Box<St>>,
+pin_project_lite::pin_project! {
+    pub(crate) struct StreamSource<St: Stream, C, R> {
+        // The user's stream, pinned in the response body with the rest of the source rather
+        // than in a box of its own.
+        #[pin]
+        stream: St,
+        progress: Progress<St::Item, C, R>,
+    }
+}
+
+/// Everything of a stream source but the stream: how its items are rendered, and how far it got.
+struct Progress<T, C, R> {
     ctx: C,
     render: Arc<R>,
     headers: Arc<[EventHeader]>,
@@ -30,7 +40,7 @@ pub(crate) struct StreamSource<St: Stream, C, R> {
     /// for a resumable stream.
     sent: u64,
     until: Option<u64>,
-    until_item: Option<UntilItem<St::Item>>,
+    until_item: Option<UntilItem<T>>,
     last: bool,
     pending: Option<PendingFrame>,
 }
@@ -48,19 +58,23 @@ impl<St: Stream, C, R: Render<C, St::Item>> StreamSource<St, C, R> {
         until_item: Option<UntilItem<St::Item>>,
     ) -> Self {
         StreamSource {
-            stream: Box::pin(stream),
-            ctx,
-            render,
-            headers,
-            route,
-            sent: from,
-            until,
-            until_item,
-            last: false,
-            pending: None,
+            stream,
+            progress: Progress {
+                ctx,
+                render,
+                headers,
+                route,
+                sent: from,
+                until,
+                until_item,
+                last: false,
+                pending: None,
+            },
         }
     }
+}
 
+impl<T, C, R> Progress<T, C, R> {
     fn rendered(&mut self, result: Result<Bytes, RenderError>) -> Option<SourceItem> {
         match result {
             Ok(frame) => {
@@ -91,13 +105,14 @@ impl<St: Stream, C, R: Render<C, St::Item>> StreamSource<St, C, R> {
 impl<St, C, R> Stream for StreamSource<St, C, R>
 where
     St: Stream,
-    C: Unpin,
     R: Render<C, St::Item>,
 {
     type Item = SourceItem;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<SourceItem>> {
-        let this = self.get_mut();
+        let projected = self.project();
+        let mut stream = projected.stream;
+        let this = projected.progress;
         loop {
             if let Some(pending) = &mut this.pending {
                 let result = ready!(pending.as_mut().poll(cx));
@@ -109,7 +124,7 @@ where
             if this.last {
                 return Poll::Ready(None);
             }
-            let polled = catch_unwind(AssertUnwindSafe(|| this.stream.as_mut().poll_next(cx)));
+            let polled = catch_unwind(AssertUnwindSafe(|| stream.as_mut().poll_next(cx)));
             let item = match polled {
                 Ok(Poll::Ready(Some(item))) => item,
                 Ok(Poll::Ready(None)) => return Poll::Ready(None),
