@@ -268,7 +268,7 @@ pub struct Ticks<Fl, C> {
 impl<Fl, C> Ticks<Fl, C>
 where
     Fl: Filter<Extract = (C,), Error = Rejection> + Clone + Send + Sync + 'static,
-    C: Send + Unpin + 'static,
+    C: Send + 'static,
 {
     hook_setters!();
 
@@ -345,7 +345,7 @@ pub struct Streams<Fl, C, S, T> {
 impl<Fl, C, S, St> Streams<Fl, C, S, St::Item>
 where
     Fl: Filter<Extract = (C,), Error = Rejection> + Clone + Send + Sync + 'static,
-    C: Clone + Send + Unpin + 'static,
+    C: Clone + Send + 'static,
     S: Fn(C, Option<u64>) -> St + Send + Sync + 'static,
     St: Stream + Send + 'static,
     St::Item: 'static,

@@ -20,13 +20,23 @@ type PendingFrame = Pin<Box<dyn Future<Output = Result<bytes::Bytes, RenderError
 /// tolerance for its timer wheel's rounding.
 const LATE: Duration = Duration::from_millis(5);
 
-pub(crate) struct TickSource<C, R> {
+pin_project_lite::pin_project! {
+    pub(crate) struct TickSource<C, R> {
+        // Fires at the next tick. Pinned in the response body with the rest of the source,
+        // rather than in a box of its own.
+        #[pin]
+        timer: Sleep,
+        schedule: Schedule<C, R>,
+    }
+}
+
+/// Everything of a tick source but its timer: how ticks are rendered, and which is next.
+struct Schedule<C, R> {
     ctx: C,
     render: Arc<R>,
     headers: Arc<[EventHeader]>,
     route: &'static str,
     period: Duration,
-    timer: Pin<Box<Sleep>>,
     next_tick: Instant,
     tick: u64,
     until: Option<u64>,
@@ -46,19 +56,23 @@ impl<C, R: Render<C, u64>> TickSource<C, R> {
     ) -> Self {
         let next_tick = Instant::now() + period;
         TickSource {
-            ctx,
-            render,
-            headers,
-            route,
-            period,
-            timer: Box::pin(tokio::time::sleep_until(next_tick)),
-            next_tick,
-            tick: from,
-            until,
-            pending: None,
+            timer: tokio::time::sleep_until(next_tick),
+            schedule: Schedule {
+                ctx,
+                render,
+                headers,
+                route,
+                period,
+                next_tick,
+                tick: from,
+                until,
+                pending: None,
+            },
         }
     }
+}
 
+impl<C, R> Schedule<C, R> {
     /// What a rendered tick means for the stream: a frame, the end of it, or nothing (skipped).
     fn rendered(&self, result: Result<bytes::Bytes, RenderError>) -> Option<SourceItem> {
         match result {
@@ -82,11 +96,13 @@ impl<C, R: Render<C, u64>> TickSource<C, R> {
     }
 }
 
-impl<C: Unpin, R: Render<C, u64>> Stream for TickSource<C, R> {
+impl<C, R: Render<C, u64>> Stream for TickSource<C, R> {
     type Item = SourceItem;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<SourceItem>> {
-        let this = self.get_mut();
+        let projected = self.project();
+        let mut timer = projected.timer;
+        let this = projected.schedule;
         loop {
             if let Some(pending) = &mut this.pending {
                 let result = ready!(pending.as_mut().poll(cx));
@@ -98,7 +114,7 @@ impl<C: Unpin, R: Render<C, u64>> Stream for TickSource<C, R> {
             if this.until.is_some_and(|last| this.tick >= last) {
                 return Poll::Ready(None);
             }
-            ready!(this.timer.as_mut().poll(cx));
+            ready!(timer.as_mut().poll(cx));
             let now = Instant::now();
             let fired = this.next_tick;
             this.next_tick = if now > fired + LATE {
@@ -110,7 +126,7 @@ impl<C: Unpin, R: Render<C, u64>> Stream for TickSource<C, R> {
                 // or every tick would drift by that rounding.
                 fired + this.period
             };
-            this.timer.as_mut().reset(this.next_tick);
+            timer.as_mut().reset(this.next_tick);
             this.tick += 1;
             match this
                 .render
