@@ -20,6 +20,9 @@ const SUBSCRIBERS: usize = 1_000;
 /// As in `cargo bench --bench sse`: more than a run publishes.
 const CAPACITY: usize = 200_000;
 const ROUNDS: usize = 7;
+/// The rows' names.
+const HUB: &str = "`Hub::publish`";
+const PEERS: &str = "`serde_json::to_string` + `broadcast::send`";
 
 #[derive(serde::Serialize)]
 struct Tick {
@@ -74,13 +77,8 @@ fn median(mut runs: Vec<Duration>) -> Duration {
 fn main() {
     let only = std::env::args().skip_while(|arg| arg != "--only").nth(1);
     match only.as_deref() {
-        Some("hub") => return report("`Hub::publish`", hub_publish()),
-        Some("peers") => {
-            return report(
-                "`serde_json::to_string` + `broadcast::send`",
-                broadcast_send(),
-            )
-        }
+        Some("hub") => return report(HUB, hub_publish()),
+        Some("peers") => return report(PEERS, broadcast_send()),
         Some(other) => panic!("--only takes `hub` or `peers`, not {other:?}"),
         None => {}
     }
@@ -92,8 +90,8 @@ fn main() {
     let (hub, peers) = (median(hub), median(peers));
     println!("| publish, {EVENTS} events, {SUBSCRIBERS} subscribers not reading | median of {ROUNDS} | per event |");
     println!("|---|---:|---:|");
-    report("`Hub::publish`", hub);
-    report("`serde_json::to_string` + `broadcast::send`", peers);
+    report(HUB, hub);
+    report(PEERS, peers);
     println!(
         "| ratio | {:.2}x | |",
         hub.as_secs_f64() / peers.as_secs_f64()

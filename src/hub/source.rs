@@ -269,43 +269,31 @@ impl Reader {
             }
         }
     }
-}
 
-impl Stream for HubSource {
-    type Item = SourceItem;
-
-    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<SourceItem>> {
-        let this = self.project();
-        this.reader.poll_next(this.next_send, cx)
-    }
-}
-
-impl Reader {
     fn poll_next(
         &mut self,
         next_send: Pin<&mut Option<OwnedNotified>>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<SourceItem>> {
-        let this = self;
-        if this.ended {
+        if self.ended {
             return Poll::Ready(None);
         }
-        if let Some(abort) = this.abort.take() {
-            this.ended = true;
+        if let Some(abort) = self.abort.take() {
+            self.ended = true;
             return Poll::Ready(Some(Err(abort)));
         }
         let mut batch = Batch::default();
-        if let Some(reset) = this.reset.take() {
+        if let Some(reset) = self.reset.take() {
             batch.push(&reset.frame());
-        } else if std::mem::take(&mut this.position_due) {
+        } else if std::mem::take(&mut self.position_due) {
             // `last_id` is still the head: nothing was read before this first poll.
-            if let Some(head) = this.last_id {
+            if let Some(head) = self.last_id {
                 push_position(&mut batch, head);
             }
         }
-        if let Some(backlog) = &mut this.backlog {
+        if let Some(backlog) = &mut self.backlog {
             for frame in backlog.by_ref() {
-                this.last_id = Some(frame.id);
+                self.last_id = Some(frame.id);
                 batch.push(&frame.bytes);
                 batch.frames += 1;
                 if batch.full() {
@@ -315,34 +303,43 @@ impl Reader {
             if backlog.len() == 0 {
                 // The iterator keeps the backlog's buffer until dropped: free it now, rather
                 // than for the life of a resumed client's connection.
-                this.backlog = None;
+                self.backlog = None;
             }
         }
         if !batch.full()
-            && this.backlog.is_none()
-            && this.read_live(&mut batch, next_send, cx).is_pending()
+            && self.backlog.is_none()
+            && self.read_live(&mut batch, next_send, cx).is_pending()
         {
             return Poll::Pending;
         }
         let frames = batch.frames;
         match batch.take() {
             Some(frame) => {
-                this.sent += frames;
+                self.sent += frames;
                 Poll::Ready(Some(Ok(Sent {
                     frame,
-                    count: this.sent,
+                    count: self.sent,
                 })))
             }
             // Gathered frames, the position frame included, reach the client before the
             // disconnect, so the id it reconnects with is the last one it was sent.
-            None => match this.abort.take() {
+            None => match self.abort.take() {
                 Some(abort) => {
-                    this.ended = true;
+                    self.ended = true;
                     Poll::Ready(Some(Err(abort)))
                 }
-                None if this.ended => Poll::Ready(None),
+                None if self.ended => Poll::Ready(None),
                 None => Poll::Pending,
             },
         }
+    }
+}
+
+impl Stream for HubSource {
+    type Item = SourceItem;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<SourceItem>> {
+        let this = self.project();
+        this.reader.poll_next(this.next_send, cx)
     }
 }
