@@ -2,9 +2,8 @@
 //! while idle, a close event when the stream ends, and `on_close` however it ends.
 //!
 //! hyper polls this stream directly as the response body, so a connection costs no task of its
-//! own: the source, the keep-alive timer and the shutdown watch are all polled from here.
+//! own: the source and the watch on shutdown and keep-alive ticks are all polled from here.
 
-use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::sync::Arc;
@@ -12,14 +11,14 @@ use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use futures::Stream;
-use tokio::time::{Instant, Sleep};
 
 use crate::close::CloseGuard;
 use crate::frame::{encode_events, EventHeader, Payload, KEEP_ALIVE};
+use crate::keep_alive::KeepAlive;
 use crate::last_event_id::FINISHED;
 use crate::metrics::CloseReason;
 use crate::settings::Settings;
-use crate::shutdown::StreamWatch;
+use crate::watch::StreamWatch;
 
 /// A frame from a source, and how far the stream has got once it is written.
 pub(crate) struct Sent {
@@ -63,8 +62,8 @@ enum State {
 pin_project_lite::pin_project! {
     /// One connection's response body: its stream, entered in its `tracing` span at every poll.
     ///
-    /// Pinned where hyper keeps it (warp boxes every response body), so that the source's wait
-    /// and the keep-alive timer live inside it rather than in boxes of their own.
+    /// Pinned where hyper keeps it (warp boxes every response body), so that the source, and
+    /// its wait for the next event, live inside it rather than in boxes of their own.
     pub(crate) struct EventBody<S> {
         // The stream's span (route, peer, `Last-Event-ID`; the close reason and count when it
         // ends), kept beside the stream so that entering it needs no clone.
@@ -94,8 +93,8 @@ pin_project_lite::pin_project! {
             // stopping.
             state.guard.dropped(&state.settings, this.span);
             state
-                .shutdown
-                .release(&state.settings.shutdown, state.guard.server_shutdown());
+                .watch
+                .release(&state.settings, state.guard.server_shutdown());
         }
     }
 }
@@ -123,19 +122,18 @@ pin_project_lite::pin_project! {
         // Set to `None` by `EventBody`'s drop, before `on_close` runs.
         #[pin]
         source: Option<S>,
-        #[pin]
-        keep_alive: Option<Sleep>,
         state: BodyState,
     }
 }
 
-/// Everything of a body but its source and its timer: where the stream stands and how it ends.
+/// Everything of a body but its source: where the stream stands and how it ends.
 struct BodyState {
     settings: Arc<Settings>,
-    /// When the last frame was handed to hyper (only kept up to date with a keep-alive).
-    last_write: Instant,
-    /// Wakes the stream when its endpoint's shutdown, or its server's, is triggered.
-    shutdown: StreamWatch,
+    /// The keep-alive tick of the last frame handed to hyper.
+    last_write: u32,
+    /// Wakes the stream when its endpoint's shutdown, or its server's, is triggered, and at
+    /// its endpoint's keep-alive ticks.
+    watch: StreamWatch,
     state: State,
     guard: CloseGuard,
 }
@@ -147,10 +145,9 @@ where
     fn new(source: S, settings: Arc<Settings>, guard: CloseGuard) -> Self {
         Body {
             source: Some(source),
-            keep_alive: settings.keep_alive.map(tokio::time::sleep),
             state: BodyState {
-                shutdown: StreamWatch::new(),
-                last_write: Instant::now(),
+                watch: StreamWatch::new(),
+                last_write: settings.keep_alive.as_ref().map_or(0, KeepAlive::now),
                 state: match settings.retry_frame {
                     Some(_) => State::Preamble,
                     None => State::Streaming,
@@ -163,34 +160,19 @@ where
 }
 
 impl BodyState {
-    /// Notes a write. The keep-alive timer is not re-armed here (that would cost a timer-wheel
-    /// update per event); when it fires, it checks this time and re-arms if the stream was busy.
-    fn written(&mut self, keep_alive: bool) {
-        if keep_alive {
-            self.last_write = Instant::now();
+    /// Notes a write: its keep-alive tick.
+    fn written(&mut self) {
+        if let Some(keep_alive) = &self.settings.keep_alive {
+            self.last_write = keep_alive.now();
         }
     }
 
-    /// Whether the keep-alive comment is due: the timer fired and nothing was written for a
-    /// whole period since. Re-arms the timer either way.
-    fn keep_alive_due(&mut self, timer: Pin<&mut Option<Sleep>>, cx: &mut Context<'_>) -> bool {
-        let (Some(mut timer), Some(every)) = (timer.as_pin_mut(), self.settings.keep_alive) else {
-            return false;
-        };
-        loop {
-            if timer.as_mut().poll(cx).is_pending() {
-                return false;
-            }
-            let now = Instant::now();
-            let quiet_until = self.last_write + every;
-            if quiet_until <= now {
-                timer.as_mut().reset(now + every);
-                self.last_write = now;
-                return true;
-            }
-            // Busy since the timer was armed: wait until a whole period has been quiet.
-            timer.as_mut().reset(quiet_until);
-        }
+    /// Whether the keep-alive comment is due: a period's ticks passed since the last write.
+    fn keep_alive_due(&mut self) -> bool {
+        self.settings
+            .keep_alive
+            .as_ref()
+            .is_some_and(|keep_alive| keep_alive.due(&mut self.last_write))
     }
 
     /// The close event (data: the count reached). When the source `finished` and the endpoint
@@ -222,8 +204,8 @@ impl BodyState {
     }
 
     fn shutting_down(&mut self, cx: &mut Context<'_>) -> bool {
-        self.shutdown
-            .triggered(cx, &self.settings.shutdown, self.guard.server_shutdown())
+        self.watch
+            .triggered(cx, &self.settings, self.guard.server_shutdown())
     }
 }
 
@@ -262,7 +244,6 @@ where
     ) -> Poll<Option<Result<Bytes, Abort>>> {
         let BodyProjection {
             source,
-            mut keep_alive,
             state: this,
         } = self.project();
         let metrics = &this.settings.metrics;
@@ -299,7 +280,7 @@ where
                 let events = sent.count.saturating_sub(this.guard.count());
                 this.settings.metrics.written(events, sent.frame.len());
                 this.guard.sent(sent.count);
-                this.written(keep_alive.is_some());
+                this.written();
                 Poll::Ready(Some(Ok(sent.frame)))
             }
             Poll::Ready(Some(Err(abort))) => {
@@ -326,7 +307,7 @@ where
                 Poll::Ready(this.written_closing(frame))
             }
             Poll::Pending => {
-                if this.keep_alive_due(keep_alive.as_mut(), cx) {
+                if this.keep_alive_due() {
                     this.settings.metrics.keep_alive(KEEP_ALIVE.len());
                     return Poll::Ready(Some(Ok(KEEP_ALIVE)));
                 }

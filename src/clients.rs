@@ -47,22 +47,36 @@ impl Clients {
     }
 
     /// Takes a place, unless `limit` places are taken already.
-    pub(crate) fn join(&self, limit: Option<usize>) -> Option<ClientSlot> {
+    pub(crate) fn join(&self, limit: Option<usize>) -> Option<ClientSlot<'_>> {
         let limit = limit.unwrap_or(usize::MAX);
         self.0
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |count| {
                 (count < limit).then_some(count + 1)
             })
             .ok()?;
-        Some(ClientSlot(self.0.clone()))
+        Some(ClientSlot(self))
+    }
+
+    /// Gives back a place that [`ClientSlot::keep`] kept.
+    pub(crate) fn leave(&self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
-/// One open stream's place in the count; given back on drop.
-pub(crate) struct ClientSlot(Arc<AtomicUsize>);
+/// One stream's place in the count while its response is made: given back on drop (a request
+/// that ends before its stream starts), or kept for the stream, whose close guard gives it back
+/// through the endpoint's settings (so that no stream holds a handle on the count of its own).
+pub(crate) struct ClientSlot<'a>(&'a Clients);
 
-impl Drop for ClientSlot {
+impl ClientSlot<'_> {
+    /// Keeps the place taken: the caller gives it back with [`Clients::leave`].
+    pub(crate) fn keep(self) {
+        std::mem::forget(self);
+    }
+}
+
+impl Drop for ClientSlot<'_> {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
+        self.0.leave();
     }
 }

@@ -7,7 +7,8 @@
 //! [`CloseGuard::dropped`].
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use tokio::time::Instant;
 
@@ -35,9 +36,34 @@ pub(crate) struct Connection {
 pub(crate) struct CloseGuard {
     on_close: Option<CloseHook>,
     sent: u64,
-    slot: Option<ClientSlot>,
-    opened_at: Instant,
+    /// Counted among the endpoint's clients, and its close not yet recorded.
+    open: bool,
+    opened_at: OpenedAt,
     connection: Connection,
+}
+
+/// When a stream opened, in the 8 bytes of its nanoseconds since the first stream of the
+/// process did (an `Instant` is 16): every idle stream keeps one.
+struct OpenedAt(u64);
+
+impl OpenedAt {
+    fn now() -> Self {
+        let nanos = Instant::now()
+            .saturating_duration_since(Self::origin())
+            .as_nanos();
+        OpenedAt(u64::try_from(nanos).unwrap_or(u64::MAX))
+    }
+
+    fn elapsed(&self) -> Duration {
+        Self::origin()
+            .elapsed()
+            .saturating_sub(Duration::from_nanos(self.0))
+    }
+
+    fn origin() -> Instant {
+        static ORIGIN: OnceLock<Instant> = OnceLock::new();
+        *ORIGIN.get_or_init(Instant::now)
+    }
 }
 
 impl CloseGuard {
@@ -45,7 +71,7 @@ impl CloseGuard {
         on_close: Option<CloseHook>,
         settings: &Settings,
         sent: u64,
-        slot: ClientSlot,
+        slot: ClientSlot<'_>,
         connection: Connection,
         span: &tracing::Span,
         from: Reconnect,
@@ -55,11 +81,12 @@ impl CloseGuard {
             metrics::topic_subscribers(topic, 1.0);
         }
         tracing::debug!(parent: span, "stream opened");
+        slot.keep();
         CloseGuard {
             on_close,
             sent,
-            slot: Some(slot),
-            opened_at: Instant::now(),
+            open: true,
+            opened_at: OpenedAt::now(),
             connection,
         }
     }
@@ -87,8 +114,8 @@ impl CloseGuard {
     /// inside this connection: it never unwinds into hyper or aborts a drop in progress.
     /// `span` is the stream's: the reason and the count are recorded on it.
     pub(crate) fn close(&mut self, settings: &Settings, reason: CloseReason, span: &tracing::Span) {
-        if let Some(slot) = self.slot.take() {
-            drop(slot);
+        if std::mem::take(&mut self.open) {
+            settings.clients.leave();
             let lifetime = self.opened_at.elapsed();
             settings.metrics.closed(reason, lifetime);
             if let Some(topic) = &self.connection.topic_gauge {
@@ -115,7 +142,7 @@ impl CloseGuard {
     /// The body was dropped: closes the stream unless it was closed already, with the reason
     /// [`dropped_because`](CloseGuard::dropped_because) gives.
     pub(crate) fn dropped(&mut self, settings: &Settings, span: &tracing::Span) {
-        if self.slot.is_some() || self.on_close.is_some() {
+        if self.open || self.on_close.is_some() {
             let reason = self.dropped_because(settings);
             self.close(settings, reason, span);
         }

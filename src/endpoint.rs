@@ -21,6 +21,7 @@ use crate::close::{CloseGuard, Connection};
 use crate::frame::{encode_retry, EventHeader};
 use crate::hooks::Hooks;
 use crate::hub::{Hub, HubSource, OnLag, TransportFuture};
+use crate::keep_alive::KeepAlive;
 use crate::last_event_id::{last_event_id, Invalid, LastEventId};
 use crate::metrics::{self, Reconnect};
 use crate::render::{Format, Later, Now, Render};
@@ -76,7 +77,7 @@ impl Endpoint {
 
     pub fn keep_alive(self, every: Option<Duration>) -> Self {
         let every = every.map(|every| nonzero("keep_alive", every));
-        self.with(|s| s.keep_alive = every)
+        self.with(|s| s.keep_alive = every.map(|every| KeepAlive::every(every, s.streams.clone())))
     }
 
     pub fn write_timeout(self, limit: Option<Duration>) -> Self {
@@ -500,6 +501,7 @@ where
     S: Stream<Item = SourceItem> + Send + 'static,
 {
     let hooks = Arc::new(hooks);
+    settings.shutdown.watch(&settings.streams);
     filter
         .and(warp::get())
         .and(last_event_id())

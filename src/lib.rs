@@ -56,6 +56,7 @@ mod event;
 mod frame;
 mod hooks;
 mod hub;
+mod keep_alive;
 mod last_event_id;
 mod metrics;
 mod render;
@@ -67,6 +68,7 @@ mod stream_source;
 mod ticks;
 mod validate;
 mod wakers;
+mod watch;
 
 /// serde_json's `json!`, re-exported so `use warp_eventstream::{event_stream, json};` is all an
 /// endpoint needs.

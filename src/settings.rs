@@ -11,8 +11,10 @@ use bytes::Bytes;
 use crate::clients::Clients;
 use crate::frame::EventHeader;
 use crate::hub::OnLag;
+use crate::keep_alive::KeepAlive;
 use crate::metrics::EndpointMetrics;
 use crate::shutdown::Shutdown;
+use crate::wakers::WakerSet;
 
 /// The keep-alive period when the DSL does not name one.
 pub const DEFAULT_KEEP_ALIVE: Duration = Duration::from_secs(15);
@@ -28,7 +30,9 @@ pub(crate) struct Settings {
     pub(crate) period: Duration,
     pub(crate) until: Option<u64>,
     pub(crate) headers: Arc<[EventHeader]>,
-    pub(crate) keep_alive: Option<Duration>,
+    /// The open streams' wakers, woken by the endpoint's shutdown switch and keep-alive ticks.
+    pub(crate) streams: Arc<WakerSet>,
+    pub(crate) keep_alive: Option<KeepAlive>,
     pub(crate) write_timeout: Option<Duration>,
     pub(crate) retry_frame: Option<Bytes>,
     pub(crate) close_event: Option<&'static str>,
@@ -46,12 +50,14 @@ pub(crate) struct Settings {
 impl Settings {
     /// The defaults, before any clause.
     pub(crate) fn new(route: &'static str) -> Self {
+        let streams = Arc::<WakerSet>::default();
         Settings {
             route,
             period: Duration::from_secs(1),
             until: None,
             headers: Arc::new([EventHeader::new("message")]),
-            keep_alive: Some(DEFAULT_KEEP_ALIVE),
+            keep_alive: Some(KeepAlive::every(DEFAULT_KEEP_ALIVE, streams.clone())),
+            streams,
             write_timeout: Some(DEFAULT_WRITE_TIMEOUT),
             retry_frame: None,
             close_event: Some("close"),

@@ -3,13 +3,12 @@
 
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock};
-use std::task::{Context, Waker};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::Duration;
 
 use tokio::sync::Notify;
 
-use crate::wakers::{Slot, WakerSet};
+use crate::wakers::WakerSet;
 
 /// A switch that ends every stream of the endpoints that watch it.
 ///
@@ -40,8 +39,12 @@ pub struct Shutdown(Arc<Switch>);
 #[derive(Default)]
 struct Switch {
     triggered: AtomicBool,
-    /// The open streams' wakers: a stream checks `triggered` at every poll, so one slot each
-    /// is all it costs to be woken.
+    /// The open streams' wakers, one set per endpoint that watches the switch (the set its
+    /// keep-alive ticks wake too): a stream checks `triggered` at every poll, so one slot in its
+    /// endpoint's set is all it costs to be woken. Dropped endpoints' sets are pruned as others
+    /// come.
+    endpoints: Mutex<Vec<Weak<WakerSet>>>,
+    /// The wakers of the streams that watch the switch as their server's, under `serve`.
     streams: WakerSet,
     /// Whatever else waits: `within`, `serve`'s accept loop.
     others: Notify,
@@ -88,6 +91,9 @@ impl Shutdown {
         // Stored before the wakers are taken: a stream registers, then reads the flag (under
         // the same lock's order), so it either is woken here or sees the flag itself.
         if !self.0.triggered.swap(true, Ordering::SeqCst) {
+            let endpoints: Vec<Arc<WakerSet>> =
+                self.endpoints().iter().filter_map(Weak::upgrade).collect();
+            endpoints.iter().for_each(|streams| streams.wake_all());
             self.0.streams.wake_all();
             self.0.others.notify_waiters();
         }
@@ -148,6 +154,27 @@ impl Shutdown {
         }
     }
 
+    /// Lets the switch wake an endpoint's streams, whose wakers are in `streams`.
+    pub(crate) fn watch(&self, streams: &Arc<WakerSet>) {
+        let mut endpoints = self.endpoints();
+        endpoints.retain(|set| set.strong_count() > 0);
+        endpoints.push(Arc::downgrade(streams));
+    }
+
+    /// The wakers of the streams that watch this switch as their server's.
+    pub(crate) fn streams(&self) -> &WakerSet {
+        &self.0.streams
+    }
+
+    fn endpoints(&self) -> std::sync::MutexGuard<'_, Vec<Weak<WakerSet>>> {
+        // Each step under the lock is a single push, retain or read: a poisoned lock still
+        // holds a whole list.
+        self.0
+            .endpoints
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
     /// Completes once the switch is triggered.
     pub(crate) async fn triggered(&self) {
         loop {
@@ -160,99 +187,5 @@ impl Shutdown {
             }
             notified.await;
         }
-    }
-}
-
-/// A stream's watch on its endpoint's switch and its server's: its waker, in a slot of each.
-///
-/// The owner lets go of the slots with [`release`](StreamWatch::release) when the stream is
-/// dropped; a slot left behind would keep the stream's task alive through its waker.
-pub(crate) struct StreamWatch {
-    /// The waker the slots hold, to tell when a poll comes with another.
-    waker: Option<Waker>,
-    endpoint: Slot,
-    server: Slot,
-}
-
-impl StreamWatch {
-    pub(crate) fn new() -> Self {
-        StreamWatch {
-            waker: None,
-            endpoint: Slot::NONE,
-            server: Slot::NONE,
-        }
-    }
-
-    /// Whether either switch was triggered; if not, this poll's task is woken when one is.
-    pub(crate) fn triggered(
-        &mut self,
-        cx: &Context<'_>,
-        endpoint: &Shutdown,
-        server: Option<&Shutdown>,
-    ) -> bool {
-        if !self
-            .waker
-            .as_ref()
-            .is_some_and(|waker| waker.will_wake(cx.waker()))
-        {
-            endpoint.0.streams.register(&mut self.endpoint, cx.waker());
-            if let Some(server) = server {
-                server.0.streams.register(&mut self.server, cx.waker());
-            }
-            self.waker = Some(cx.waker().clone());
-        }
-        endpoint.is_triggered() || server.is_some_and(Shutdown::is_triggered)
-    }
-
-    /// Frees the stream's slots: `endpoint` and `server` are the switches it was polled with.
-    pub(crate) fn release(&mut self, endpoint: &Shutdown, server: Option<&Shutdown>) {
-        endpoint
-            .0
-            .streams
-            .release(std::mem::replace(&mut self.endpoint, Slot::NONE));
-        if let Some(server) = server {
-            server
-                .0
-                .streams
-                .release(std::mem::replace(&mut self.server, Slot::NONE));
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::wakers::counting::counter;
-
-    /// A stream's watch registers once per waker, is woken by either switch, and lets go of the
-    /// waker (which holds its task) when released.
-    #[test]
-    fn a_watch_is_woken_by_either_switch_and_lets_go_when_released() {
-        let (task, waker) = counter();
-        let cx = Context::from_waker(&waker);
-        let (endpoint, server) = (Shutdown::new(), Shutdown::new());
-
-        let mut watch = StreamWatch::new();
-        assert!(!watch.triggered(&cx, &endpoint, Some(&server)));
-        assert!(!watch.triggered(&cx, &endpoint, Some(&server)));
-        assert_eq!(
-            Arc::strong_count(&task),
-            5,
-            "the test's, `waker`, the watch's, two slots"
-        );
-        watch.release(&endpoint, Some(&server));
-        assert_eq!(Arc::strong_count(&task), 3, "the slots let go");
-        drop(watch);
-
-        let mut watch = StreamWatch::new();
-        assert!(!watch.triggered(&cx, &endpoint, Some(&server)));
-        server.trigger();
-        assert_eq!(task.woken(), 1);
-        assert!(watch.triggered(&cx, &endpoint, Some(&server)));
-        endpoint.trigger();
-        assert_eq!(task.woken(), 2);
-        watch.release(&endpoint, Some(&server));
-        drop(watch);
-        assert_eq!(Arc::strong_count(&task), 2);
     }
 }

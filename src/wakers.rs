@@ -1,4 +1,4 @@
-//! The wakers of many streams, woken together by one signal: a shutdown.
+//! The wakers of many streams, woken together by one signal: a shutdown, a keep-alive tick.
 //!
 //! Each stream keeps one slot here, a waker, instead of a future of its own parked in the
 //! signal's wait list: a future must be pinned, so it costs every idle stream an allocation.
@@ -50,14 +50,34 @@ impl WakerSet {
         slots.wakers[slot.0 as usize] = Some(waker.clone());
     }
 
-    /// Frees the stream's slot, and the waker in it.
-    pub(crate) fn release(&self, slot: Slot) {
+    /// Frees the stream's slot, and the waker in it; `true` when that left no slot taken.
+    pub(crate) fn release(&self, slot: Slot) -> bool {
         if slot == Slot::NONE {
-            return;
+            return false;
         }
         let mut slots = self.lock();
         slots.wakers[slot.0 as usize] = None;
         slots.free.push(slot.0);
+        slots.is_empty()
+    }
+
+    /// Runs `then` under the set's lock if no slot is taken, so that no stream registers in
+    /// between; whether it ran.
+    pub(crate) fn if_empty(&self, then: impl FnOnce()) -> bool {
+        let slots = self.lock();
+        let empty = slots.is_empty();
+        if empty {
+            then();
+        }
+        empty
+    }
+
+    /// Wakes every stream that registered, keeping the wakers for the next time: a keep-alive
+    /// tick comes again. `woken` is scratch space, kept by the caller between calls.
+    pub(crate) fn wake_each(&self, woken: &mut Vec<Waker>) {
+        woken.extend(self.lock().wakers.iter().flatten().cloned());
+        // Outside the lock, as in `wake_all`.
+        woken.drain(..).for_each(Waker::wake);
     }
 
     /// Wakes every stream that registered, once, and lets go of the wakers (and the tasks they
@@ -80,6 +100,12 @@ impl WakerSet {
         self.slots
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl Slots {
+    fn is_empty(&self) -> bool {
+        self.wakers.len() == self.free.len()
     }
 }
 
@@ -134,6 +160,27 @@ mod tests {
         assert_eq!(first.woken(), 1);
         assert_eq!(replaced.woken(), 0);
         assert_eq!(latest.woken(), 1);
+    }
+
+    #[test]
+    fn wake_each_keeps_the_wakers_and_release_tells_when_the_last_leaves() {
+        let set = WakerSet::default();
+        let (a_task, a_waker) = counter();
+        let (b_task, b_waker) = counter();
+        let (mut a, mut b) = (Slot::NONE, Slot::NONE);
+        set.register(&mut a, &a_waker);
+        set.register(&mut b, &b_waker);
+        let mut scratch = Vec::new();
+        set.wake_each(&mut scratch);
+        set.wake_each(&mut scratch);
+        assert_eq!((a_task.woken(), b_task.woken()), (2, 2));
+        assert!(scratch.is_empty(), "no waker kept beyond the call");
+        assert!(!set.if_empty(|| unreachable!("two slots are taken")));
+        assert!(!set.release(a));
+        assert!(set.release(b));
+        assert!(!set.release(Slot::NONE));
+        let mut ran = false;
+        assert!(set.if_empty(|| ran = true) && ran);
     }
 
     #[test]

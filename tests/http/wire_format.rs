@@ -123,6 +123,76 @@ async fn idle_streams_send_keep_alive_comments() {
     );
 }
 
+/// Three events a second apart, seventeen quiet seconds, a last event.
+fn burst_then_quiet() -> impl futures::Stream<Item = u64> {
+    futures::stream::unfold(0u64, |sent| async move {
+        let wait = match sent {
+            0..=2 => 1,
+            3 => 17,
+            _ => return None,
+        };
+        tokio::time::sleep(std::time::Duration::from_secs(wait)).await;
+        Some((sent + 1, sent + 1))
+    })
+}
+
+/// Keep-alive ticks come a quarter of a period apart: a comment goes out once three to four
+/// seconds of a 4 s period have been quiet, never while events come more often, and a stream is
+/// never quiet for longer than the period.
+#[tokio::test(start_paused = true)]
+async fn keep_alive_comments_fill_each_quiet_period_and_only_those() {
+    let feed =
+        event_stream! { route "/feed" from burst_then_quiet() keep_alive 4s close_event off };
+    let addr = serve(feed).await;
+    let mut response = get(addr, "/feed", &[]).await;
+    let opened = tokio::time::Instant::now();
+    let mut last = opened;
+    let mut frames = Vec::new();
+    while let Some(chunk) = response.chunk().await {
+        let now = tokio::time::Instant::now();
+        let quiet = now - last;
+        last = now;
+        let frame = String::from_utf8(chunk.to_vec()).unwrap();
+        assert!(
+            quiet.as_secs_f64() <= 4.0,
+            "{quiet:?} without a write before {frame:?}"
+        );
+        if frame == ":\n\n" {
+            assert!(
+                quiet.as_secs_f64() >= 3.0,
+                "a comment after only {quiet:?} of quiet"
+            );
+        }
+        frames.push(((now - opened).as_secs(), frame));
+    }
+    let events: Vec<u64> = frames
+        .iter()
+        .filter(|(_, frame)| frame.contains("data: "))
+        .map(|(at, _)| *at)
+        .collect();
+    assert_eq!(
+        events,
+        [1, 2, 3, 20],
+        "the events come when the source yields them"
+    );
+    assert_eq!(
+        frames.last().unwrap().1,
+        "id: end\n\n",
+        "the stream marks its end"
+    );
+    let comments: Vec<u64> = frames
+        .iter()
+        .filter(|(_, frame)| frame == ":\n\n")
+        .map(|(at, _)| *at)
+        .collect();
+    assert_eq!(
+        comments.len(),
+        4,
+        "one every four seconds of the quiet: {comments:?}"
+    );
+    assert!(comments.iter().all(|&at| at > 3 && at < 20), "{comments:?}");
+}
+
 #[tokio::test(start_paused = true)]
 async fn retry_goes_first() {
     let counting =
