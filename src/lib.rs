@@ -38,8 +38,9 @@
 //! # Design
 //!
 //! hyper polls each connection's stream directly as the response body: no task per connection,
-//! one timer per connection, and each tick is framed once into a single `Bytes` holding all of
-//! its events. Dropping the body (stream end, client gone, runtime shutdown) runs `on_close`.
+//! no keep-alive timer per connection (one per endpoint wakes its quiet streams), and each tick
+//! is framed once into a single `Bytes` holding all of its events. Dropping the body (stream
+//! end, client gone, runtime shutdown) runs `on_close`.
 
 #![warn(missing_docs)]
 
