@@ -6,6 +6,7 @@
 //! stream wakers (the one its shutdown switch wakes, so a stream's one slot serves both): a
 //! stream notes the tick of its last write and, when woken, writes a comment once a whole
 //! period's ticks have passed since.
+//!
 //! So a stream is never quiet for longer than the period (the comment goes between three
 //! quarters of a period and a period after the last write), an idle stream gets one comment a
 //! period, and the task ends as soon as the endpoint's last stream does.
@@ -23,7 +24,7 @@ use crate::wakers::WakerSet;
 /// write, at the price of waking every stream more often.
 pub(crate) const TICKS_PER_PERIOD: u32 = 4;
 
-/// An endpoint's keep-alive: its period, and the pulse its streams are woken by.
+/// An endpoint's keep-alive: the pulse its streams are woken by, and the tick it is at.
 #[derive(Clone)]
 pub(crate) struct KeepAlive {
     pulse: Arc<Pulse>,
