@@ -213,6 +213,15 @@ impl H2Stream {
     /// Reads events until `expect` of them arrived, the close event, or the end of the stream;
     /// releases the window as it reads, as a browser does.
     pub async fn receive(mut self, expect: u64, latencies: bool) -> io::Result<Tally> {
+        self.read_events(expect, latencies).await
+    }
+
+    /// Reads events until `expect` more arrived (or the stream ends), and keeps the stream.
+    pub async fn receive_few(&mut self, expect: u64) -> io::Result<Tally> {
+        self.read_events(expect, false).await
+    }
+
+    async fn read_events(&mut self, expect: u64, latencies: bool) -> io::Result<Tally> {
         let mut count = Count::new(expect, latencies);
         while !count.done() {
             let Some(chunk) = self.body.data().await else {

@@ -366,10 +366,34 @@ async fn idle_h2(server: &mut Child, kind: Kind, sizes: &Sizes) -> Result<Vec<Fi
     let heap_before = heap(server).await?;
     let before = server.rss_bytes();
     let started = Instant::now();
-    let conns = open_all_h2(server.addr, "/idle", n, connections).await?;
+    let mut conns = open_all_h2(server.addr, "/idle", n, connections).await?;
     let all = started.elapsed();
     let after = server.rss_bytes();
     let heap = heap_figure(server, kind, "idle-h2", "stream", &heap_before, n).await?;
+    // Then one event, which every stream reads, and idle again, as in `idle`: what hyper and h2
+    // allocate for a stream's first write is then there for every server.
+    server
+        .publish("idle", 1, 0)
+        .await
+        .map_err(|e| format!("publish: {e}"))?;
+    let streams = conns.iter_mut().flat_map(|conn| conn.streams.iter_mut());
+    let reading = futures::future::join_all(streams.map(|stream| stream.receive_few(1)));
+    for tally in reading.await {
+        let tally = tally.map_err(|e| format!("idle HTTP/2 stream: {e}"))?;
+        if tally.events != 1 {
+            return Err(format!("an idle stream got {} events, not 1", tally.events));
+        }
+    }
+    let after_event = server.rss_bytes();
+    let heap_after_event = heap_figure(
+        server,
+        kind,
+        "idle-h2",
+        "stream after its first event",
+        &heap_before,
+        n,
+    )
+    .await?;
     drop((warm, conns));
     Ok(vec![
         Figure::new(
@@ -379,6 +403,13 @@ async fn idle_h2(server: &mut Child, kind: Kind, sizes: &Sizes) -> Result<Vec<Fi
             Better::Lower,
         ),
         heap,
+        Figure::new(
+            "idle-h2",
+            "RSS per stream after its first event (KiB)",
+            (after_event.saturating_sub(before)) as f64 / n as f64 / 1024.0,
+            Better::Lower,
+        ),
+        heap_after_event,
         Figure::new(
             "idle-h2",
             format!("time to open all {n} (ms)"),
