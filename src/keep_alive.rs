@@ -116,14 +116,13 @@ async fn tick(pulse: Arc<Pulse>) {
     let mut clock = tokio::time::interval_at(start, pulse.tick);
     // A late tick (a stalled runtime) moves the next ones on rather than bursting.
     clock.set_missed_tick_behavior(MissedTickBehavior::Delay);
-    let mut woken = Vec::new();
     loop {
         tokio::select! {
             biased;
             () = pulse.left.notified() => {}
             _ = clock.tick() => {
                 pulse.ticks.fetch_add(1, Ordering::Relaxed);
-                pulse.streams.wake_each(&mut woken);
+                pulse.streams.wake_each();
             }
         }
         let ended = pulse
