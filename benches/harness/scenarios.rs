@@ -273,6 +273,17 @@ async fn heap_figure(
     ))
 }
 
+/// Checks that each idle reader (`who`) got exactly the one event published.
+fn one_event_each(tallies: Vec<io::Result<Tally>>, who: &str) -> Result<(), String> {
+    for tally in tallies {
+        let tally = tally.map_err(|e| format!("{who}: {e}"))?;
+        if tally.events != 1 {
+            return Err(format!("an {who} got {} events, not 1", tally.events));
+        }
+    }
+    Ok(())
+}
+
 async fn idle(server: &mut Child, kind: Kind, sizes: &Sizes) -> Result<Vec<Figure>, String> {
     let n = sizes.idle_clients;
     // One connection first, so lazily allocated per-process state is in the baseline.
@@ -293,12 +304,7 @@ async fn idle(server: &mut Child, kind: Kind, sizes: &Sizes) -> Result<Vec<Figur
         .await
         .map_err(|e| format!("publish: {e}"))?;
     let reading = futures::future::join_all(conns.iter_mut().map(|conn| conn.receive_few(1)));
-    for tally in reading.await {
-        let tally = tally.map_err(|e| format!("idle client: {e}"))?;
-        if tally.events != 1 {
-            return Err(format!("an idle client got {} events, not 1", tally.events));
-        }
-    }
+    one_event_each(reading.await, "idle client")?;
     let after_event = server.rss_bytes();
     let heap_after_event = heap_figure(
         server,
@@ -378,12 +384,7 @@ async fn idle_h2(server: &mut Child, kind: Kind, sizes: &Sizes) -> Result<Vec<Fi
         .map_err(|e| format!("publish: {e}"))?;
     let streams = conns.iter_mut().flat_map(|conn| conn.streams.iter_mut());
     let reading = futures::future::join_all(streams.map(|stream| stream.receive_few(1)));
-    for tally in reading.await {
-        let tally = tally.map_err(|e| format!("idle HTTP/2 stream: {e}"))?;
-        if tally.events != 1 {
-            return Err(format!("an idle stream got {} events, not 1", tally.events));
-        }
-    }
+    one_event_each(reading.await, "idle HTTP/2 stream")?;
     let after_event = server.rss_bytes();
     let heap_after_event = heap_figure(
         server,
