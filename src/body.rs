@@ -203,6 +203,9 @@ impl BodyState {
         self.guard.close(&self.settings, reason, span);
     }
 
+    /// Whether the endpoint's or the server's shutdown was triggered. Also where the stream
+    /// enlists this poll's waker for its endpoint's keep-alive ticks (which `keep_alive_due`
+    /// then reads) and keeps the ticking task running.
     fn shutting_down(&mut self, cx: &mut Context<'_>) -> bool {
         self.watch
             .triggered(cx, &self.settings, self.guard.server_shutdown())
