@@ -102,7 +102,7 @@ impl Payload<'_> {
         }
     }
 
-    fn write(&self, out: &mut BytesMut) {
+    fn write(&self, out: &mut impl BufMut) {
         match self {
             Payload::Json(json) => write_data_line(out, json),
             Payload::Text(text) => {
@@ -112,7 +112,7 @@ impl Payload<'_> {
     }
 }
 
-fn write_data_line(out: &mut BytesMut, line: &[u8]) {
+fn write_data_line(out: &mut impl BufMut, line: &[u8]) {
     out.put_slice(b"data: ");
     out.put_slice(line);
     out.put_u8(b'\n');
@@ -168,7 +168,7 @@ pub(crate) fn encoded_len(
 
 /// Appends the frames [`encode_events`] gives to `out` (the id a checked one, as bytes).
 pub(crate) fn write_events(
-    out: &mut BytesMut,
+    out: &mut impl BufMut,
     headers: &[EventHeader],
     id: Option<&[u8]>,
     payload: Payload<'_>,

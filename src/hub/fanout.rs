@@ -8,20 +8,22 @@
 //! thousand of them on two cores, taking and dropping a handle per frame was a fifth of the
 //! server's time), and the ring needs no per-receiver state but a position.
 //!
-//! The ring is a queue of blocks of `BLOCK` write-once slots (`super::block`). A frame is written
-//! to its slot and then published by advancing `end`; a receiver holds the block it reads and
+//! The ring is a queue of blocks of `BLOCK` write-once slots (`super::block`), which hold the
+//! frames' bytes too. A frame is written to its slot and then published by advancing `end`; a receiver holds the block it reads and
 //! reads what is written without a lock. Locks are taken once per block only (a sender adding
 //! one, a receiver moving to the next), so a receiver preempted in the middle of a copy never
 //! holds up a publisher.
 
 use std::collections::VecDeque;
+use std::mem::MaybeUninit;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
+use bytes::BufMut;
 use tokio::sync::futures::OwnedNotified;
 use tokio::sync::Notify;
 
-use super::block::{Block, BLOCK};
+use super::block::{Block, RingFrame, BLOCK};
 use super::transport::HubFrame;
 use super::EventId;
 
@@ -132,14 +134,24 @@ impl Shared {
     ///
     /// Appends must not run concurrently: the caller is the fan-out's only sender for the call
     /// (it holds the `filling` lock, or the fan-out by `&mut`).
-    unsafe fn append(&self, filling: &mut Option<Arc<Block>>, frame: HubFrame) {
+    unsafe fn append(
+        &self,
+        filling: &mut Option<Arc<Block>>,
+        id: EventId,
+        len: usize,
+        write: impl FnOnce(&mut [MaybeUninit<u8>]),
+    ) {
         let n = self.end.load(Ordering::Relaxed);
         let block = match filling {
             Some(block) if block.holds(n) => block,
-            _ => filling.insert(self.add_block(n)),
+            _ => {
+                // SAFETY: the caller is the one writer (this function's contract).
+                let used = filling.as_ref().map_or(0, |block| unsafe { block.used() });
+                filling.insert(self.add_block(n, used))
+            }
         };
         // SAFETY: pushes are serialised (this function's contract).
-        let stored = unsafe { block.push(frame) };
+        let stored = unsafe { block.push(id, len, write) };
         debug_assert!(stored, "the block holds frame `n`, so it has room for it");
         // Publishes the slot: a receiver that sees the new end sees the frame. With the load of
         // `waiting` below, pairs with `may_wait` (all four accesses are in one total order):
@@ -152,9 +164,9 @@ impl Shared {
 
     /// A block starting at frame `n`, added to the ring, which lets go of the blocks wholly
     /// older than the newest `capacity` frames (a receiver reading one keeps it until it moves
-    /// on).
-    fn add_block(&self, n: u64) -> Arc<Block> {
-        let block = Arc::new(Block::new(n));
+    /// on). `used`, the bytes of the block before, sizes its first chunk.
+    fn add_block(&self, n: u64, used: usize) -> Arc<Block> {
+        let block = Arc::new(Block::new(n, used));
         let mut blocks = self
             .blocks
             .write()
@@ -179,7 +191,7 @@ impl Shared {
         next: &mut u64,
         end: u64,
         held: &mut Option<Arc<Block>>,
-        mut take: impl FnMut(&HubFrame, u64) -> bool,
+        mut take: impl FnMut(&RingFrame, u64) -> bool,
     ) -> Walked {
         while *next < end {
             if !held.as_ref().is_some_and(|block| block.holds(*next)) {
@@ -251,24 +263,38 @@ impl Fanout {
     /// let fanout = Fanout::new(4);
     /// fanout.send(HubFrame { id: EventId::seq(1), bytes: "id: 1\n\n".into() }); // nobody listens: kept in the ring
     /// ```
+    ///
+    /// The ring keeps a copy of the frame's bytes, in a chunk of its own.
     pub fn send(&self, frame: HubFrame) {
         let mut filling = self
             .filling
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let bytes = &frame.bytes[..];
         // SAFETY: the lock, held until the frame is in, serialises the sends.
-        unsafe { self.shared.append(&mut filling, frame) };
+        unsafe {
+            self.shared
+                .append(&mut filling, frame.id, bytes.len(), |mut out| {
+                    out.put_slice(bytes)
+                })
+        };
     }
 
     /// [`send`](Fanout::send) for a sender that holds the fan-out exclusively (the in-process
-    /// transport, under its topic table's lock): the same, without a lock of its own.
-    pub(crate) fn send_mut(&mut self, frame: HubFrame) {
+    /// transport, under its topic table's lock), with the frame written in place: `write`
+    /// writes all of its `len` bytes into the ring, without a lock or a copy.
+    pub(crate) fn send_mut(
+        &mut self,
+        id: EventId,
+        len: usize,
+        write: impl FnOnce(&mut [MaybeUninit<u8>]),
+    ) {
         let filling = self
             .filling
             .get_mut()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         // SAFETY: `&mut self` is the only sender.
-        unsafe { self.shared.append(filling, frame) };
+        unsafe { self.shared.append(filling, id, len, write) };
     }
 
     /// A receiver of the frames sent from now on.
@@ -294,17 +320,26 @@ impl Fanout {
         self.shared.first(self.shared.end.load(Ordering::Acquire))
     }
 
-    /// The frames numbered `from` and after that the ring holds, oldest first.
+    /// The frames numbered `from` and after that the ring holds, oldest first: copies, in one
+    /// buffer they share.
     pub(crate) fn frames_from(&self, from: u64) -> Vec<HubFrame> {
         let end = self.shared.end.load(Ordering::Acquire);
         let mut next = from.max(self.shared.first(end));
-        let mut frames = Vec::with_capacity(end.saturating_sub(next) as usize);
+        let mut ids = Vec::with_capacity(end.saturating_sub(next) as usize);
+        let mut joined = bytes::BytesMut::new();
         // A block that left the ring meanwhile ends the list: what is older is not kept.
         let _ = self.shared.walk(&mut next, end, &mut None, |frame, _| {
-            frames.push(frame.clone());
+            ids.push((frame.id(), frame.bytes().len()));
+            joined.extend_from_slice(frame.bytes());
             true
         });
-        frames
+        let mut joined = joined.freeze();
+        ids.into_iter()
+            .map(|(id, len)| HubFrame {
+                id,
+                bytes: joined.split_to(len),
+            })
+            .collect()
     }
 
     /// How many receivers there are.
@@ -346,7 +381,8 @@ pub(crate) enum Read {
 }
 
 impl FanoutReceiver {
-    /// The next frame: at once if one is waiting, or else once one is sent.
+    /// The next frame: at once if one is waiting, or else once one is sent. The frame is a copy
+    /// of the ring's.
     ///
     /// ```
     /// use warp_eventstream::{EventId, Fanout, FanoutError, HubFrame};
@@ -371,7 +407,10 @@ impl FanoutReceiver {
             let _seen = self.may_wait();
             let mut frame = None;
             match self.read(|next, _| {
-                frame = Some(next.clone());
+                frame = Some(HubFrame {
+                    id: next.id(),
+                    bytes: bytes::Bytes::copy_from_slice(next.bytes()),
+                });
                 false
             }) {
                 Read::Frames => return Ok(frame.expect("read hands a frame over")),
@@ -384,7 +423,7 @@ impl FanoutReceiver {
 
     /// Hands `take` the frames waiting, oldest first, without a lock, until it returns `false`;
     /// with each, how many more are waiting after it.
-    pub(crate) fn read(&mut self, take: impl FnMut(&HubFrame, u64) -> bool) -> Read {
+    pub(crate) fn read(&mut self, take: impl FnMut(&RingFrame, u64) -> bool) -> Read {
         // `closed` before `end`: once closed is seen, so is every frame sent before the drop.
         let closed = self.shared.closed.load(Ordering::Acquire);
         let end = self.shared.end.load(Ordering::Acquire);
@@ -427,7 +466,7 @@ impl FanoutReceiver {
             block
                 .written()
                 .get((end - 1 - block.start) as usize)
-                .map(|frame| frame.id)
+                .map(RingFrame::id)
         });
         (missed, last)
     }
@@ -480,7 +519,7 @@ mod tests {
         let (mut lagged, mut ids) = (0, Vec::new());
         loop {
             match receiver.read(|frame, _| {
-                ids.push(frame.id.parts().1);
+                ids.push(frame.id().parts().1);
                 true
             }) {
                 Read::Lagged(missed) => lagged += missed,

@@ -4,10 +4,9 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use super::arena::FrameArena;
 use super::fanout::Fanout;
 use super::transport::{
-    HubFrame, Outgoing, ResetFrom, Subscription, Transport, TransportError, TransportFuture,
+    Outgoing, ResetFrom, Subscription, Transport, TransportError, TransportFuture,
 };
 use super::{EventId, PublishError};
 
@@ -56,8 +55,6 @@ struct Topic {
     head: u64,
     /// Its ring keeps at least `replay` frames: the replay is the newest of them.
     fanout: Fanout,
-    /// What its frames are cut from.
-    arena: FrameArena,
 }
 
 impl MemoryTransport {
@@ -117,7 +114,6 @@ impl MemoryTransport {
             name,
             head: 0,
             fanout: Fanout::new(CHANNEL_CAPACITY.max(self.replay)),
-            arena: FrameArena::default(),
         });
         f(topics.list.last_mut().expect("pushed above"))
     }
@@ -126,8 +122,7 @@ impl MemoryTransport {
         self.with_topic(topic, |topic| {
             topic.head += 1;
             let id = EventId::seq(topic.head);
-            let bytes = event.frame_in(id, &mut topic.arena);
-            topic.fanout.send_mut(HubFrame { id, bytes });
+            event.send_framed(id, &mut topic.fanout);
             id
         })
     }

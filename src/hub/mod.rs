@@ -1,7 +1,6 @@
 //! [`Hub`]: publish once, deliver to every subscriber of a topic, replay what a reconnecting
 //! client missed.
 
-mod arena;
 mod block;
 mod event_id;
 mod fanout;

@@ -135,9 +135,9 @@ fn lagged_frame(id: Option<EventId>, missed: u64) -> Bytes {
     }
 }
 
-/// Frames gathered for one write, copied into a buffer of the connection's own: a frame handed
-/// on as a handle would keep the whole arena chunk it was cut from alive for as long as a stalled
-/// connection's queue holds it.
+/// Frames gathered for one write, copied into a buffer of the connection's own: the ring's
+/// frames are borrowed from its blocks, and a stalled connection's queue must not hold a block
+/// (and its frames' bytes) after the ring lets it go.
 #[derive(Default)]
 struct Batch {
     joined: BytesMut,
@@ -198,17 +198,17 @@ impl Reader {
         loop {
             let last_id = &mut self.last_id;
             // The bytes are copied into the batch where the ring holds them. Taking handles
-            // instead would touch each frame's shared reference count twice per subscriber
+            // instead would touch a shared reference count twice per frame and subscriber
             // (with a thousand subscribers on two cores, a fifth of the server's time), and
-            // would keep the frame's arena chunk alive while a stalled connection holds it.
+            // would keep the frame's block alive while a stalled connection holds it.
             let mut count = 0;
             let read = self.live.read(|frame, waiting| {
                 if count == 0 {
                     // Room for what is waiting, so that the batch grows without copying itself.
-                    batch.reserve(frame.bytes.len() * (waiting as usize + 1));
+                    batch.reserve(frame.bytes().len() * (waiting as usize + 1));
                 }
-                *last_id = Some(frame.id);
-                batch.push(&frame.bytes);
+                *last_id = Some(frame.id());
+                batch.push(frame.bytes());
                 batch.frames += 1;
                 count += 1;
                 count < READ_PER_VISIT && !batch.full() && waiting <= buffer

@@ -10,8 +10,8 @@ use std::task::{Context, Poll};
 
 use bytes::Bytes;
 
-use super::arena::FrameArena;
 use super::event_id::MAX_LEN;
+use super::fanout::Fanout;
 use super::{EventId, PublishError};
 use crate::event::{Event, EventData};
 use crate::frame::{
@@ -379,15 +379,17 @@ impl Outgoing {
         encode_events(std::slice::from_ref(&self.header), Some(id), self.payload())
     }
 
-    /// [`frame`](Outgoing::frame), cut from a topic's `arena`.
-    pub(crate) fn frame_in(&self, id: EventId, arena: &mut FrameArena) -> Bytes {
+    /// Sends the event's [`frame`](Outgoing::frame) with `id` into `fanout`, written in place in
+    /// its ring.
+    pub(crate) fn send_framed(&self, id: EventId, fanout: &mut Fanout) {
         let mut digits = [0; MAX_LEN];
-        let id = Some(id.digits(&mut digits));
+        let digits = Some(id.digits(&mut digits));
         let headers = std::slice::from_ref(&self.header);
         let payload = self.payload();
-        arena.frame(encoded_len(headers, id, payload), |out| {
-            write_events(out, headers, id, payload)
-        })
+        fanout.send_mut(id, encoded_len(headers, digits, payload), |mut out| {
+            write_events(&mut out, headers, digits, payload);
+            debug_assert!(out.is_empty(), "`encoded_len` counts every byte written");
+        });
     }
 
     /// What a broker stores: the event's name, `"json"` or `"text"`, and the data.
