@@ -63,9 +63,14 @@ pub(crate) fn check_id(id: &str) -> Result<(), FramingError> {
 pub struct EventHeader(Box<[u8]>);
 
 impl EventHeader {
+    /// The header of a `message` event: none (a nameless event is a `message`).
+    pub(crate) fn message() -> Self {
+        EventHeader(Box::new([]))
+    }
+
     pub(crate) fn new(name: &str) -> Self {
         if name == DEFAULT_EVENT {
-            return EventHeader(Box::new([]));
+            return EventHeader::message();
         }
         let mut line = Vec::with_capacity(name.len() + 8);
         line.extend_from_slice(b"event: ");

@@ -6,9 +6,10 @@ use std::sync::{Arc, Mutex};
 
 use super::fanout::Fanout;
 use super::transport::{
-    Outgoing, ResetFrom, Subscription, Transport, TransportError, TransportFuture,
+    send_framed, Outgoing, ResetFrom, Subscription, Transport, TransportError, TransportFuture,
 };
 use super::{EventId, PublishError};
+use crate::frame::{EventHeader, Payload};
 
 /// How many frames a subscriber may be behind before the fan-out's ring drops them for it; the
 /// endpoint's `buffer` is the tighter, per-connection bound.
@@ -53,8 +54,100 @@ struct Topic {
     /// The number of the newest frame (0: none yet). Frame `n` is the fan-out's frame `n - 1`:
     /// each publish sends exactly one.
     head: u64,
+    /// `head` in decimal.
+    head_digits: HeadDigits,
     /// Its ring keeps at least `replay` frames: the replay is the newest of them.
     fanout: Fanout,
+}
+
+impl Topic {
+    /// Sends the topic's next event (`header`, `payload`) into its ring, framed with its id;
+    /// returns the id.
+    #[inline]
+    fn send(&mut self, header: &EventHeader, payload: Payload<'_>) -> EventId {
+        self.head += 1;
+        self.head_digits.count();
+        let id = EventId::seq(self.head);
+        send_framed(
+            header,
+            payload,
+            (id, self.head_digits.text()),
+            &mut self.fanout,
+        );
+        id
+    }
+}
+
+/// The decimal digits of a topic's `head`, counted up with it: framing an id then takes no
+/// division (seven of them, one after the other, for a seven-digit id).
+#[derive(Debug)]
+struct HeadDigits {
+    digits: [u8; 20],
+    /// Where the digits start.
+    start: usize,
+}
+
+impl Default for HeadDigits {
+    fn default() -> Self {
+        let mut digits = [b'0'; 20];
+        digits[19] = b'0';
+        HeadDigits { digits, start: 19 }
+    }
+}
+
+impl HeadDigits {
+    /// Adds one.
+    fn count(&mut self) {
+        for at in (self.start..self.digits.len()).rev() {
+            if self.digits[at] < b'9' {
+                self.digits[at] += 1;
+                return;
+            }
+            self.digits[at] = b'0';
+        }
+        // All nines: one more digit (`head`, a `u64`, runs out before the 20 digits do).
+        self.start -= 1;
+        self.digits[self.start] = b'1';
+    }
+
+    fn text(&self) -> &[u8] {
+        &self.digits[self.start..]
+    }
+}
+
+impl Topics {
+    /// The place of topic `name`, made if new (which may sweep idle topics first); it becomes
+    /// the hot one.
+    #[cold]
+    fn find_or_add(&mut self, name: &str, replay: usize) -> usize {
+        if let Some(&at) = self.by_name.get(name) {
+            self.hot = at;
+            return at;
+        }
+        if self.list.len() >= self.sweep_at {
+            self.list.retain(|topic| {
+                topic.fanout.receiver_count() > 0 || (replay > 0 && topic.head > 0)
+            });
+            let (list, by_name) = (&self.list, &mut self.by_name);
+            by_name.clear();
+            by_name.extend(
+                list.iter()
+                    .enumerate()
+                    .map(|(at, topic)| (topic.name.clone(), at)),
+            );
+            self.sweep_at = (self.list.len() * 2).max(64);
+        }
+        let name: Arc<str> = name.into();
+        self.hot = self.list.len();
+        self.by_name.insert(name.clone(), self.hot);
+        self.list.push(Topic {
+            name,
+            head: 0,
+            head_digits: HeadDigits::default(),
+            fanout: Fanout::new(CHANNEL_CAPACITY.max(replay)),
+        });
+        self.hot
+    }
 }
 
 impl MemoryTransport {
@@ -76,6 +169,8 @@ impl MemoryTransport {
         }
     }
 
+    /// Runs `f` on topic `name` (made if new) under the table's lock.
+    #[inline]
     fn with_topic<R>(&self, name: &str, f: impl FnOnce(&mut Topic) -> R) -> R {
         // A panic never happens while the lock is held (no user code runs under it), so a
         // poisoned lock still holds consistent topics.
@@ -84,46 +179,28 @@ impl MemoryTransport {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         let topics = &mut *guard;
-        if let Some(topic) = topics.list.get_mut(topics.hot) {
-            if *topic.name == *name {
-                return f(topic);
-            }
-        }
-        if let Some(&at) = topics.by_name.get(name) {
-            topics.hot = at;
-            return f(&mut topics.list[at]);
-        }
-        if topics.list.len() >= topics.sweep_at {
-            let replay = self.replay;
-            topics.list.retain(|topic| {
-                topic.fanout.receiver_count() > 0 || (replay > 0 && topic.head > 0)
-            });
-            let (list, by_name) = (&topics.list, &mut topics.by_name);
-            by_name.clear();
-            by_name.extend(
-                list.iter()
-                    .enumerate()
-                    .map(|(at, topic)| (topic.name.clone(), at)),
-            );
-            topics.sweep_at = (topics.list.len() * 2).max(64);
-        }
-        let name: Arc<str> = name.into();
-        topics.hot = topics.list.len();
-        topics.by_name.insert(name.clone(), topics.hot);
-        topics.list.push(Topic {
-            name,
-            head: 0,
-            fanout: Fanout::new(CHANNEL_CAPACITY.max(self.replay)),
-        });
-        f(topics.list.last_mut().expect("pushed above"))
+        let at = match topics.list.get(topics.hot) {
+            Some(topic) if *topic.name == *name => topics.hot,
+            _ => topics.find_or_add(name, self.replay),
+        };
+        f(&mut topics.list[at])
     }
 
     fn publish_now(&self, topic: &str, event: Outgoing) -> EventId {
+        let (header, payload) = event.parts();
+        self.with_topic(topic, |topic| topic.send(header, payload))
+    }
+
+    /// Publishes a `message` event whose data is `json` (serialised, one line): what
+    /// [`Hub::publish`](super::Hub::publish) calls directly, without a future or a copy of the
+    /// JSON.
+    /// Returns the id's number: a `u64` comes back in a register, where an `EventId` is
+    /// written to memory and read back in pieces (a stall of the store buffer per piece).
+    #[inline]
+    pub(crate) fn publish_message(&self, topic: &str, json: &[u8]) -> u64 {
         self.with_topic(topic, |topic| {
-            topic.head += 1;
-            let id = EventId::seq(topic.head);
-            event.send_framed(id, &mut topic.fanout);
-            id
+            topic.send(&EventHeader::message(), Payload::Json(json));
+            topic.head
         })
     }
 
@@ -254,6 +331,39 @@ mod tests {
         publish(&transport, 2);
         assert!(transport.subscribe_now("t", Some(2)).reset.is_none());
         assert!(transport.subscribe_now("t", Some(1)).reset.is_some());
+    }
+
+    #[test]
+    fn a_topics_counted_digits_are_its_head_in_decimal() {
+        let mut digits = HeadDigits::default();
+        assert_eq!(digits.text(), b"0");
+        for n in 1..=100_500u64 {
+            digits.count();
+            assert_eq!(digits.text(), n.to_string().as_bytes());
+        }
+        let mut digits = HeadDigits {
+            digits: *b"00009999999999999999",
+            start: 4,
+        };
+        digits.count();
+        assert_eq!(digits.text(), b"10000000000000000");
+    }
+
+    #[test]
+    fn frames_carry_the_counted_ids() {
+        let transport = MemoryTransport::new(2000);
+        let mut subscription = transport.subscribe_now("t", None);
+        for _ in 0..1000 {
+            transport.publish_message("t", b"{}");
+        }
+        let mut n = 0;
+        subscription.live.read(|frame, _| {
+            n += 1;
+            assert_eq!(frame.id(), EventId::seq(n));
+            assert_eq!(frame.bytes(), format!("id: {n}\ndata: {{}}\n\n").as_bytes());
+            true
+        });
+        assert_eq!(n, 1000);
     }
 
     #[test]

@@ -60,6 +60,10 @@ pub const DEFAULT_REPLAY: usize = 1024;
 /// ```
 pub struct Hub<T> {
     transport: Arc<dyn Transport>,
+    /// The same transport when it is the in-process one: [`publish`](Hub::publish) calls it
+    /// directly, a function call that frames the value from the buffer it was serialised into,
+    /// rather than a virtual call that takes the JSON and returns a future.
+    in_process: Option<Arc<MemoryTransport>>,
     /// Whether each topic's subscriber count is a metric (`sse_hub_subscribers{topic}`).
     topic_metrics: bool,
     value: PhantomData<fn(T)>,
@@ -69,6 +73,7 @@ impl<T> Clone for Hub<T> {
     fn clone(&self) -> Self {
         Hub {
             transport: self.transport.clone(),
+            in_process: self.in_process.clone(),
             topic_metrics: self.topic_metrics,
             value: PhantomData,
         }
@@ -169,8 +174,13 @@ impl<T: Serialize> Hub<T> {
     /// # let _ = hub;
     /// ```
     pub fn with_transport(transport: impl Transport) -> Self {
+        let (transport, in_process) = match in_process(transport) {
+            Ok(memory) => (memory.clone() as Arc<dyn Transport>, Some(memory)),
+            Err(other) => (Arc::new(other) as Arc<dyn Transport>, None),
+        };
         Hub {
-            transport: Arc::new(transport),
+            transport,
+            in_process,
             topic_metrics: false,
             value: PhantomData,
         }
@@ -207,9 +217,19 @@ impl<T: Serialize> Hub<T> {
     /// assert_eq!(hub.publish("room-2", "hi").await.unwrap(), "1", "ids count per topic");
     /// # }
     /// ```
+    #[inline]
     pub fn publish(&self, topic: &str, value: T) -> TransportFuture<Result<EventId, PublishError>> {
-        match Outgoing::serialize(&value) {
-            Ok(event) => self.send(topic, event),
+        let Some(memory) = &self.in_process else {
+            return match Outgoing::serialize(&value) {
+                Ok(event) => self.send(topic, event),
+                Err(err) => refused(PublishError::Serialize(err.to_string())),
+            };
+        };
+        match transport::with_json(&value, |json| memory.publish_message(topic, json)) {
+            Ok(seq) => {
+                metrics::published(Ok(()));
+                TransportFuture::ready(Ok(EventId::seq(seq)))
+            }
             Err(err) => refused(PublishError::Serialize(err.to_string())),
         }
     }
@@ -259,6 +279,19 @@ impl<T: Serialize> Hub<T> {
     }
 }
 
+/// The in-process transport inside `transport`, if that is what it is (or a handle on one).
+fn in_process<X: Transport>(transport: X) -> Result<Arc<MemoryTransport>, X> {
+    let mut transport = Some(transport);
+    let any: &mut dyn std::any::Any = &mut transport;
+    if let Some(memory) = any.downcast_mut::<Option<MemoryTransport>>() {
+        return Ok(Arc::new(memory.take().expect("set above")));
+    }
+    if let Some(shared) = any.downcast_mut::<Option<Arc<MemoryTransport>>>() {
+        return Ok(shared.take().expect("set above"));
+    }
+    Err(transport.expect("taken only when returned"))
+}
+
 /// A publish that never reached the transport, counted as failed.
 fn refused(err: PublishError) -> TransportFuture<Result<EventId, PublishError>> {
     metrics::published(Err(err.reason()));
@@ -280,5 +313,82 @@ impl<T> Hub<T> {
 
     pub(crate) fn records_topics(&self) -> bool {
         self.topic_metrics
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use futures::FutureExt;
+
+    use super::*;
+
+    fn subscribe(transport: &MemoryTransport, topic: &str) -> Subscription {
+        transport
+            .subscribe(topic, None)
+            .now_or_never()
+            .expect("in process")
+            .unwrap()
+    }
+
+    /// Publishes `value` on `hub`, which completes at once in process.
+    fn publish<T: Serialize>(hub: &Hub<T>, topic: &str, value: T) -> Result<EventId, PublishError> {
+        hub.publish(topic, value)
+            .now_or_never()
+            .expect("in process")
+    }
+
+    #[test]
+    fn a_hub_on_a_shared_in_process_transport_publishes_through_it() {
+        let transport = Arc::new(MemoryTransport::new(8));
+        let hub: Hub<u8> = Hub::with_transport(transport.clone());
+        assert!(hub.in_process.is_some(), "called directly");
+        let mut subscription = subscribe(&transport, "t");
+        assert_eq!(publish(&hub, "t", 1).unwrap(), EventId::seq(1));
+        let other: Hub<&str> = Hub::with_transport(transport.clone());
+        assert_eq!(publish(&other, "t", "two").unwrap(), EventId::seq(2));
+        let mut frames = Vec::new();
+        subscription.live.read(|frame, _| {
+            frames.push(frame.bytes().to_vec());
+            true
+        });
+        assert_eq!(
+            frames,
+            [&b"id: 1\ndata: 1\n\n"[..], b"id: 2\ndata: \"two\"\n\n"]
+        );
+    }
+
+    /// A value whose `Serialize` publishes another event: the inner publish finds the thread's
+    /// buffer taken and serialises into its own; both events go out whole.
+    struct Nested(Hub<u32>);
+
+    impl Serialize for Nested {
+        fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            publish(&self.0, "inner", 7).expect("the inner publish");
+            serializer.serialize_str("outer")
+        }
+    }
+
+    #[test]
+    fn a_publish_inside_a_serialize_gets_a_buffer_of_its_own() {
+        let transport = Arc::new(MemoryTransport::new(8));
+        let mut outer_topic = subscribe(&transport, "outer");
+        let mut inner_topic = subscribe(&transport, "inner");
+        let hub: Hub<Nested> = Hub::with_transport(transport.clone());
+        publish(
+            &hub,
+            "outer",
+            Nested(Hub::with_transport(transport.clone())),
+        )
+        .unwrap();
+        let read = |subscription: &mut Subscription| {
+            let mut bytes = Vec::new();
+            subscription.live.read(|frame, _| {
+                bytes.extend_from_slice(frame.bytes());
+                true
+            });
+            bytes
+        };
+        assert_eq!(read(&mut outer_topic), b"id: 1\ndata: \"outer\"\n\n");
+        assert_eq!(read(&mut inner_topic), b"id: 1\ndata: 7\n\n");
     }
 }

@@ -136,6 +136,7 @@ enum Inner<T> {
 
 impl<T> TransportFuture<T> {
     /// A future that resolves to `value` at its first poll.
+    #[inline]
     pub fn ready(value: T) -> Self {
         TransportFuture(Inner::Ready(Some(value)))
     }
@@ -147,6 +148,7 @@ impl<T> TransportFuture<T> {
 
     /// Calls `f` with the value when it is ready: at once for a ready value (no allocation),
     /// else when the future completes.
+    #[inline]
     pub(crate) fn inspect(self, f: impl FnOnce(&T) + Send + 'static) -> Self
     where
         T: Send + 'static,
@@ -159,6 +161,7 @@ impl<T> TransportFuture<T> {
 
     /// The value turned by `f`: at once for a ready value (no allocation; the in-process
     /// transport's are all ready), else when the future completes.
+    #[inline]
     pub(crate) fn map<U>(self, f: impl FnOnce(T) -> U + Send + 'static) -> TransportFuture<U>
     where
         T: Send + 'static,
@@ -177,6 +180,7 @@ impl<T> Unpin for TransportFuture<T> {}
 impl<T> Future for TransportFuture<T> {
     type Output = T;
 
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
         match &mut self.get_mut().0 {
             Inner::Ready(value) => Poll::Ready(value.take().expect("polled after completion")),
@@ -298,33 +302,49 @@ struct JsonBuf(Vec<u8>);
 const KEPT_BUF: usize = 64 * 1024;
 
 thread_local! {
+    /// Taken while an event is serialised and framed, then put back; a publish from inside a
+    /// `Serialize` (which finds it taken) serialises into a new buffer.
     static SPARE_BUF: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
 }
 
 impl JsonBuf {
     /// This thread's spare buffer, empty (a new one if it has none).
+    #[inline]
     fn spare() -> Vec<u8> {
         SPARE_BUF.try_with(Cell::take).unwrap_or_default()
     }
-}
 
-impl Drop for JsonBuf {
-    fn drop(&mut self) {
-        let mut buf = std::mem::take(&mut self.0);
+    /// Gives `buf` back as this thread's spare buffer, unless it is too large to keep.
+    #[inline]
+    fn keep(mut buf: Vec<u8>) {
         if buf.capacity() == 0 || buf.capacity() > KEPT_BUF {
             return;
         }
         buf.clear();
         // Fails only while the thread ends: the buffer is then freed.
-        let _ = SPARE_BUF.try_with(|spare| {
-            let kept = spare.take();
-            spare.set(if kept.capacity() >= buf.capacity() {
-                kept
-            } else {
-                buf
-            });
-        });
+        let _ = SPARE_BUF.try_with(|spare| spare.set(buf));
     }
+}
+
+impl Drop for JsonBuf {
+    #[inline]
+    fn drop(&mut self) {
+        JsonBuf::keep(std::mem::take(&mut self.0));
+    }
+}
+
+/// `value` serialised as JSON into this thread's spare buffer, handed to `with` there: the
+/// in-process hub frames it from the buffer, which is kept for the next event.
+#[inline]
+pub(crate) fn with_json<R>(
+    value: &impl serde::Serialize,
+    with: impl FnOnce(&[u8]) -> R,
+) -> Result<R, serde_json::Error> {
+    let mut buf = JsonBuf::spare();
+    let serialized = serde_json::to_writer(&mut buf, value);
+    let done = serialized.map(|()| with(&buf));
+    JsonBuf::keep(buf);
+    done
 }
 
 impl Outgoing {
@@ -346,7 +366,7 @@ impl Outgoing {
         let mut json = JsonBuf(JsonBuf::spare());
         serde_json::to_writer(&mut json.0, value)?;
         Ok(Outgoing {
-            header: EventHeader::new(crate::frame::DEFAULT_EVENT),
+            header: EventHeader::message(),
             data: OutgoingData::Json(json),
         })
     }
@@ -379,17 +399,9 @@ impl Outgoing {
         encode_events(std::slice::from_ref(&self.header), Some(id), self.payload())
     }
 
-    /// Sends the event's [`frame`](Outgoing::frame) with `id` into `fanout`, written in place in
-    /// its ring.
-    pub(crate) fn send_framed(&self, id: EventId, fanout: &mut Fanout) {
-        let mut digits = [0; MAX_LEN];
-        let digits = Some(id.digits(&mut digits));
-        let headers = std::slice::from_ref(&self.header);
-        let payload = self.payload();
-        fanout.send_mut(id, encoded_len(headers, digits, payload), |mut out| {
-            write_events(&mut out, headers, digits, payload);
-            debug_assert!(out.is_empty(), "`encoded_len` counts every byte written");
-        });
+    /// The event's `event:` line and data, which [`send_framed`] frames.
+    pub(crate) fn parts(&self) -> (&EventHeader, Payload<'_>) {
+        (&self.header, self.payload())
     }
 
     /// What a broker stores: the event's name, `"json"` or `"text"`, and the data.
@@ -423,4 +435,24 @@ impl Outgoing {
             OutgoingData::Text(text) => Payload::Text(text),
         }
     }
+}
+
+/// Sends the frame of an event (`header`, `payload`) with `id` (an id and its text) into
+/// `fanout`, written in place in its ring.
+#[inline]
+pub(crate) fn send_framed(
+    header: &EventHeader,
+    payload: Payload<'_>,
+    (id, digits): (EventId, &[u8]),
+    fanout: &mut Fanout,
+) {
+    let headers = std::slice::from_ref(header);
+    fanout.send_mut(
+        id,
+        encoded_len(headers, Some(digits), payload),
+        |mut out| {
+            write_events(&mut out, headers, Some(digits), payload);
+            debug_assert!(out.is_empty(), "`encoded_len` counts every byte written");
+        },
+    );
 }
