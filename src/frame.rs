@@ -64,6 +64,7 @@ pub struct EventHeader(Box<[u8]>);
 
 impl EventHeader {
     /// The header of a `message` event: none (a nameless event is a `message`).
+    #[inline]
     pub(crate) fn message() -> Self {
         EventHeader(Box::new([]))
     }
@@ -100,6 +101,7 @@ pub(crate) enum Payload<'a> {
 }
 
 impl Payload<'_> {
+    #[inline]
     fn encoded_len(&self) -> usize {
         match self {
             Payload::Json(json) => 7 + json.len(),
@@ -107,6 +109,7 @@ impl Payload<'_> {
         }
     }
 
+    #[inline]
     fn write(&self, out: &mut impl BufMut) {
         match self {
             Payload::Json(json) => write_data_line(out, json),
@@ -117,6 +120,7 @@ impl Payload<'_> {
     }
 }
 
+#[inline]
 fn write_data_line(out: &mut impl BufMut, line: &[u8]) {
     out.put_slice(b"data: ");
     out.put_slice(line);
@@ -161,6 +165,7 @@ pub(crate) fn encode_events(
 }
 
 /// How many bytes [`write_events`] writes.
+#[inline]
 pub(crate) fn encoded_len(
     headers: &[EventHeader],
     id: Option<&[u8]>,
@@ -172,6 +177,7 @@ pub(crate) fn encoded_len(
 }
 
 /// Appends the frames [`encode_events`] gives to `out` (the id a checked one, as bytes).
+#[inline]
 pub(crate) fn write_events(
     out: &mut impl BufMut,
     headers: &[EventHeader],

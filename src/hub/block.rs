@@ -99,6 +99,7 @@ impl Block {
     }
 
     /// Whether frame `n` has its slot in this block.
+    #[inline]
     pub(super) fn holds(&self, n: u64) -> bool {
         (self.start..self.start + BLOCK as u64).contains(&n)
     }
@@ -175,6 +176,7 @@ impl Block {
 
 impl Chunks {
     /// `len` bytes for the frame in slot `index`, at the end of the newest chunk or of a new one.
+    #[inline]
     fn cut(&mut self, len: usize, index: usize) -> NonNull<MaybeUninit<u8>> {
         if self.left < len || self.next.is_null() {
             let wanted = if self.list.is_empty() {

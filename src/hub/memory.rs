@@ -97,6 +97,7 @@ impl Default for HeadDigits {
 
 impl HeadDigits {
     /// Adds one.
+    #[inline]
     fn count(&mut self) {
         for at in (self.start..self.digits.len()).rev() {
             if self.digits[at] < b'9' {
@@ -110,6 +111,7 @@ impl HeadDigits {
         self.digits[self.start] = b'1';
     }
 
+    #[inline]
     fn text(&self) -> &[u8] {
         &self.digits[self.start..]
     }
