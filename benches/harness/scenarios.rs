@@ -163,7 +163,7 @@ impl Scenario {
         let mut conns = open_all(first.addr, "/feed", half).await?;
         conns.extend(open_all(second.addr, "/feed", n - half).await?);
         match self {
-            Scenario::FanOut => fan_out_to(&mut first, conns, sizes).await,
+            Scenario::FanOut => fan_out_to(&mut first, &[&second], conns, sizes).await,
             _ => {
                 let all = publish_and_time(&mut first, conns, sizes).await?;
                 let rate = sizes.latency_rate;
@@ -430,7 +430,7 @@ async fn fan_out_h2(server: &mut Child, sizes: &Sizes) -> Result<Vec<Figure>, St
         .map(|stream| tokio::spawn(stream.receive(events, false)))
         .collect();
     let clients = format!("{n} streams over {connections} HTTP/2 connections");
-    let figures = publish_to(server, receiving, "fan-out-h2", clients, sizes).await;
+    let figures = publish_to(server, &[], receiving, "fan-out-h2", clients, sizes).await;
     drop(conns);
     figures
 }
@@ -438,12 +438,14 @@ async fn fan_out_h2(server: &mut Child, sizes: &Sizes) -> Result<Vec<Figure>, St
 async fn fan_out(server: &mut Child, sizes: &Sizes) -> Result<Vec<Figure>, String> {
     // Each response head is written after its subscription is made: nothing published is missed.
     let conns = open_all(server.addr, "/feed", sizes.fanout_clients).await?;
-    fan_out_to(server, conns, sizes).await
+    fan_out_to(server, &[], conns, sizes).await
 }
 
-/// Publishes `fanout_events` through `server` to `conns`, flat out.
+/// Publishes `fanout_events` through `server` to `conns` (connected to it and to `others`),
+/// flat out.
 async fn fan_out_to(
     server: &mut Child,
+    others: &[&Child],
     conns: Vec<Conn>,
     sizes: &Sizes,
 ) -> Result<Vec<Figure>, String> {
@@ -452,19 +454,33 @@ async fn fan_out_to(
         .into_iter()
         .map(|conn| tokio::spawn(conn.receive(sizes.fanout_events, false)))
         .collect();
-    publish_to(server, receiving, "fan-out", format!("{n} clients"), sizes).await
+    publish_to(
+        server,
+        others,
+        receiving,
+        "fan-out",
+        format!("{n} clients"),
+        sizes,
+    )
+    .await
 }
 
 /// Publishes `fanout_events` through `server`, flat out, to the clients receiving on tasks of
-/// their own; the delivery rate and the publish time, as `scenario`'s rows.
+/// their own (from it and from `others`); the delivery rate, the servers' CPU per delivered
+/// event and the publish time, as `scenario`'s rows.
 async fn publish_to(
     server: &mut Child,
+    others: &[&Child],
     receiving: Vec<JoinHandle<io::Result<Tally>>>,
     scenario: &'static str,
     clients: String,
     sizes: &Sizes,
 ) -> Result<Vec<Figure>, String> {
     let events = sizes.fanout_events;
+    let servers_cpu = |server: &Child| {
+        server.cpu_seconds() + others.iter().map(|other| other.cpu_seconds()).sum::<f64>()
+    };
+    let cpu_before = servers_cpu(server);
     let started = Instant::now();
     let published = server
         .publish("feed", events, 0)
@@ -472,6 +488,7 @@ async fn publish_to(
         .map_err(|e| format!("publish: {e}"))?;
     let tallies = tallies(receiving).await?;
     let elapsed = started.elapsed();
+    let cpu = servers_cpu(server) - cpu_before;
     verify(&tallies, events)?;
     let delivered: u64 = tallies.iter().map(|tally| tally.events).sum();
     Ok(vec![
@@ -480,6 +497,14 @@ async fn publish_to(
             format!("events delivered per second, {clients} x {events} events"),
             delivered as f64 / elapsed.as_secs_f64(),
             Better::Higher,
+        ),
+        // The load generator, parsing every event, takes most of the shared cores, and the rate
+        // above is mostly its pace: the servers' own cost per event is this row.
+        Figure::new(
+            scenario,
+            "server CPU per delivered event (ns)",
+            cpu * 1e9 / delivered as f64,
+            Better::Lower,
         ),
         Figure::new(
             scenario,
