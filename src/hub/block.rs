@@ -4,7 +4,8 @@
 //! A frame's bytes are written into the block's own chunks, which live and die with it: a frame
 //! costs no allocation and no reference count of its own. A `Bytes` per frame, cut from a shared
 //! chunk, cost an atomic increment at every publish and a decrement when the ring let it go
-//! (a sixth of `Hub::publish`'s time), and 32 bytes of slot where a pointer and a length take 16.
+//! (about a tenth of `Hub::publish`'s time), and 32 bytes of slot where a pointer and a length
+//! take 16.
 //!
 //! A `OnceLock` per slot does the same safely, at the price of a `Once` round per publish (an
 //! eighth of `Hub::publish`'s time); here the one count of frames written publishes them all.

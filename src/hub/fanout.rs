@@ -264,7 +264,7 @@ impl Fanout {
     /// fanout.send(HubFrame { id: EventId::seq(1), bytes: "id: 1\n\n".into() }); // nobody listens: kept in the ring
     /// ```
     ///
-    /// The ring keeps a copy of the frame's bytes, in a chunk of its own.
+    /// The ring keeps a copy of the frame's bytes, in the block that holds its slot.
     pub fn send(&self, frame: HubFrame) {
         let mut filling = self
             .filling
