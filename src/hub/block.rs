@@ -180,16 +180,17 @@ impl Chunks {
     #[inline]
     fn cut(&mut self, len: usize, index: usize) -> NonNull<MaybeUninit<u8>> {
         if self.left < len || self.next.is_null() {
-            let wanted = if self.list.is_empty() {
-                match self.first {
-                    0 => len.saturating_mul(FIRST_FRAMES),
-                    first => first,
-                }
-            } else {
-                // As much again as the frames so far took on average, for each slot left.
-                (self.used / index.max(1)).saturating_mul(BLOCK - index)
+            // Room for the frames still to come, each the size of the average so far (of the
+            // block before, at a block's start), and whole ones only: large frames fill their
+            // chunk rather than leave most of a frame's room unused at its end.
+            let (average, frames) = match (index, self.first) {
+                (0, 0) => (len, FIRST_FRAMES),
+                (0, first) => (first / BLOCK, BLOCK),
+                (done, _) => (self.used / done, BLOCK - done),
             };
-            let size = wanted.clamp(len, CHUNK_MAX.max(len));
+            let average = average.max(1);
+            let fit = (CHUNK_MAX / average).clamp(1, frames);
+            let size = average.saturating_mul(fit).clamp(len, CHUNK_MAX.max(len));
             let chunk = Box::<[u8]>::new_uninit_slice(size);
             let chunk = NonNull::new(Box::into_raw(chunk)).expect("a box is never null");
             self.list.push(chunk);
@@ -267,6 +268,18 @@ mod tests {
         let next = Block::new(BLOCK as u64, used);
         (0..BLOCK as u64).for_each(|n| assert!(push(&next, n, 40)));
         assert_eq!(unsafe { (*next.chunks.get()).list.len() }, 1);
+
+        // Large frames: a chunk holds whole frames, not one and most of another's room.
+        let large = Block::new(0, 0);
+        (0..BLOCK as u64).for_each(|n| assert!(push(&large, n, 10_000)));
+        // SAFETY: this thread is the only writer.
+        let chunks = unsafe { &(*large.chunks.get()).list };
+        assert!(chunks.iter().all(|chunk| chunk.len() == 10_000));
+        let next = Block::new(BLOCK as u64, unsafe { large.used() });
+        (0..BLOCK as u64).for_each(|n| assert!(push(&next, n, 6_000)));
+        let chunks = unsafe { &(*next.chunks.get()).list };
+        let room: usize = chunks.iter().map(|chunk| chunk.len()).sum();
+        assert!(room < 6_000 * BLOCK + 10_000, "{room} bytes of chunks");
 
         // Frames of every size keep their bytes, a huge one among them.
         let mixed = Block::new(0, 0);
