@@ -180,22 +180,7 @@ impl Chunks {
     #[inline]
     fn cut(&mut self, len: usize, index: usize) -> NonNull<MaybeUninit<u8>> {
         if self.left < len || self.next.is_null() {
-            // Room for the frames still to come, each the size of the average so far (of the
-            // block before, at a block's start), and whole ones only: large frames fill their
-            // chunk rather than leave most of a frame's room unused at its end.
-            let (average, frames) = match (index, self.first) {
-                (0, 0) => (len, FIRST_FRAMES),
-                (0, first) => (first / BLOCK, BLOCK),
-                (done, _) => (self.used / done, BLOCK - done),
-            };
-            let average = average.max(1);
-            let fit = (CHUNK_MAX / average).clamp(1, frames);
-            let size = average.saturating_mul(fit).clamp(len, CHUNK_MAX.max(len));
-            let chunk = Box::<[u8]>::new_uninit_slice(size);
-            let chunk = NonNull::new(Box::into_raw(chunk)).expect("a box is never null");
-            self.list.push(chunk);
-            self.next = chunk.as_ptr().cast();
-            self.left = size;
+            self.add_chunk(len, index);
         }
         // SAFETY: `next` is inside (or one past the end of) the newest chunk, with `left >= len`
         // bytes after it, so both it and `next + len` are within that chunk.
@@ -204,6 +189,29 @@ impl Chunks {
         self.left -= len;
         self.used += len;
         at
+    }
+
+    /// Starts a chunk with room for a frame of `len` bytes in slot `index`, and for the frames
+    /// still to come, each the size of the average so far (of the block before, at a block's
+    /// start): whole ones only, so that large frames fill their chunk rather than leave most of
+    /// a frame's room unused at its end. Out of line: once a block, for frames of a few dozen
+    /// bytes.
+    #[cold]
+    fn add_chunk(&mut self, len: usize, index: usize) {
+        let (average, frames) = match (index, self.first) {
+            (0, 0) => (len, FIRST_FRAMES),
+            // Rounded up: a block of frames like the last block's fits in one chunk.
+            (0, first) => (first.div_ceil(BLOCK), BLOCK),
+            (done, _) => (self.used.div_ceil(done), BLOCK - done),
+        };
+        let average = average.max(1);
+        let fit = (CHUNK_MAX / average).clamp(1, frames);
+        let size = average.saturating_mul(fit).clamp(len, CHUNK_MAX.max(len));
+        let chunk = Box::<[u8]>::new_uninit_slice(size);
+        let chunk = NonNull::new(Box::into_raw(chunk)).expect("a box is never null");
+        self.list.push(chunk);
+        self.next = chunk.as_ptr().cast();
+        self.left = size;
     }
 }
 
