@@ -88,10 +88,12 @@ struct HeadDigits {
 }
 
 impl Default for HeadDigits {
+    /// `0`.
     fn default() -> Self {
-        let mut digits = [b'0'; 20];
-        digits[19] = b'0';
-        HeadDigits { digits, start: 19 }
+        HeadDigits {
+            digits: [b'0'; 20],
+            start: 19,
+        }
     }
 }
 
