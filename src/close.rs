@@ -105,6 +105,18 @@ impl CloseGuard {
         self.connection.server_shutdown.as_ref()
     }
 
+    /// Whether the stream's HTTP/1 connection under [`serve`](crate::serve()) found its socket
+    /// full at the last write, in which case the body reads nothing more of its source until a
+    /// write gets through ([`WriteTimeout::stalled`]).
+    pub(crate) fn socket_stalled(&self) -> bool {
+        self.connection.stream_clock.is_none()
+            && self
+                .connection
+                .write_timeout
+                .as_ref()
+                .is_some_and(WriteTimeout::stalled)
+    }
+
     /// The HTTP/2 stream's write-timeout clock, which the body keeps informed.
     pub(crate) fn stream_clock(&self) -> Option<&StreamClock> {
         self.connection.stream_clock.as_deref()

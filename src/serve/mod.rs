@@ -210,7 +210,7 @@ where
         // Frames are copied into hyper's write buffer, which every connection has anyway, rather
         // than queued beside it: an idle stream then holds no queue of its own once its first
         // frame (the position frame, say) is out, and a batch goes out in one contiguous write.
-        http.http1().writev(false);
+        http.http1().writev(false).max_buf_size(CONNECTION_BUFFER);
         http.http2()
             .max_concurrent_streams(self.max_concurrent_streams)
             // What an HTTP/2 stream may queue beyond its reader's window. hyper stops asking the
@@ -272,6 +272,11 @@ where
         streams.wait().await;
     }
 }
+
+/// What hyper's write buffer may hold of an HTTP/1 connection's response before hyper stops
+/// asking the body for more (hyper's default is about 400 KiB, which a stalled client would
+/// keep). It also bounds a request's head: a larger one is answered `431`.
+const CONNECTION_BUFFER: usize = 64 * 1024;
 
 /// What an HTTP/2 stream may queue beyond its reader's flow-control window.
 const STREAM_SEND_BUFFER: usize = 64 * 1024;

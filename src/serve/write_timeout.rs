@@ -1,14 +1,19 @@
-//! The write timeout on a connection's socket.
+//! The write timeout on a connection's socket, and the stall that HTTP/1 bodies wait out.
 //!
 //! A client that stops reading fills the kernel's buffers, then hyper's; from then on hyper
 //! stops polling the response body, so nothing in the body can notice. The timeout therefore
 //! lives on the socket: a write that makes no progress for the endpoint's `write_timeout` fails,
 //! hyper drops the connection, and the stream's `on_close` runs.
+//!
+//! hyper's buffer would take up to about 400 KiB of a stalled HTTP/1 connection's frames before
+//! it stopped asking the body for more: frames the hub's ring already holds once for every
+//! subscriber. So an event stream's body asks [`WriteTimeout::stalled`] before it reads its
+//! source, and waits while the socket is full; the write that gets through wakes it.
 
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -16,8 +21,8 @@ use std::time::Duration;
 use hyper::rt::{Read, ReadBufCursor, Write};
 use tokio::time::Sleep;
 
-/// A connection's write timeout, set by the endpoint that answers on it (0: none), and whether
-/// it fired.
+/// A connection's write timeout, set by the endpoint that answers on it (0: none), whether it
+/// fired, and whether the socket is full now.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct WriteTimeout(Arc<Limit>);
 
@@ -25,7 +30,16 @@ pub(crate) struct WriteTimeout(Arc<Limit>);
 struct Limit {
     nanos: AtomicU64,
     fired: AtomicBool,
+    /// `FLOWING`, `STALLED` or `WAITED_ON`.
+    stall: AtomicU8,
 }
+
+/// The socket took the last write.
+const FLOWING: u8 = 0;
+/// The last write found the socket full.
+const STALLED: u8 = 1;
+/// As `STALLED`, and a body waits for the next write that gets through to wake it.
+const WAITED_ON: u8 = 2;
 
 impl WriteTimeout {
     pub(crate) fn set(&self, limit: Option<Duration>) {
@@ -43,6 +57,18 @@ impl WriteTimeout {
     /// Whether the connection was closed because a write stalled for the limit.
     pub(crate) fn fired(&self) -> bool {
         self.0.fired.load(Ordering::Relaxed)
+    }
+
+    /// Whether the socket is full; if so, the next write that gets through wakes the task that
+    /// drives the connection. Over HTTP/1 that task polls the body too, so a body that waits
+    /// while this says so is polled again once the socket drains (over HTTP/2 a stream's body
+    /// runs in a task of its own, and h2's flow control bounds what it queues).
+    pub(crate) fn stalled(&self) -> bool {
+        let stall = &self.0.stall;
+        stall.load(Ordering::Relaxed) != FLOWING
+            && stall
+                .compare_exchange(STALLED, WAITED_ON, Ordering::Relaxed, Ordering::Relaxed)
+                .map_or_else(|now| now == WAITED_ON, |_| true)
     }
 }
 
@@ -63,14 +89,26 @@ impl<T> TimedIo<T> {
         }
     }
 
-    /// The inner write made progress (or failed): the stall, if any, is over.
-    fn progressed<R>(&mut self, result: R) -> Poll<R> {
+    /// The inner write made progress (or failed): the stall, if any, is over, and a body that
+    /// waited it out is polled again.
+    fn progressed<R>(&mut self, cx: &mut Context<'_>, result: R) -> Poll<R> {
         self.stalled = None;
+        let stall = &self.limit.0.stall;
+        if stall.load(Ordering::Relaxed) != FLOWING
+            && stall.swap(FLOWING, Ordering::Relaxed) == WAITED_ON
+        {
+            cx.waker().wake_by_ref();
+        }
         Poll::Ready(result)
     }
 
-    /// The inner write is pending: times the stall, and fails it once it lasted too long.
+    /// The inner write is pending: notes the stall for the body, times it, and fails it once
+    /// it lasted too long.
     fn pending<R>(&mut self, cx: &mut Context<'_>, timed_out: impl FnOnce() -> R) -> Poll<R> {
+        let stall = &self.limit.0.stall;
+        if stall.load(Ordering::Relaxed) == FLOWING {
+            stall.store(STALLED, Ordering::Relaxed);
+        }
         let Some(limit) = self.limit.get() else {
             return Poll::Pending;
         };
@@ -113,7 +151,7 @@ impl<T: Write + Unpin> Write for TimedIo<T> {
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         match Pin::new(&mut this.inner).poll_write(cx, buf) {
-            Poll::Ready(result) => this.progressed(result),
+            Poll::Ready(result) => this.progressed(cx, result),
             Poll::Pending => this.pending(cx, || Err(timed_out())),
         }
     }
@@ -125,7 +163,7 @@ impl<T: Write + Unpin> Write for TimedIo<T> {
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         match Pin::new(&mut this.inner).poll_write_vectored(cx, bufs) {
-            Poll::Ready(result) => this.progressed(result),
+            Poll::Ready(result) => this.progressed(cx, result),
             Poll::Pending => this.pending(cx, || Err(timed_out())),
         }
     }
@@ -137,7 +175,7 @@ impl<T: Write + Unpin> Write for TimedIo<T> {
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         match Pin::new(&mut this.inner).poll_flush(cx) {
-            Poll::Ready(result) => this.progressed(result),
+            Poll::Ready(result) => this.progressed(cx, result),
             Poll::Pending => this.pending(cx, || Err(timed_out())),
         }
     }

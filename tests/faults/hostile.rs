@@ -114,3 +114,29 @@ async fn hostile_requests_get_defined_answers() {
     let body = within("stream", LIMIT, get(addr, "/ticks", &[]).await.body()).await;
     assert!(body.contains("event: close\ndata: 3\n\n"));
 }
+
+/// The crate's `serve` keeps an HTTP/1 connection's buffers to 64 KiB: a request head up to
+/// that is served, a larger one is answered `431` and the server keeps serving.
+#[tokio::test]
+async fn serve_takes_request_heads_up_to_64_kib() {
+    let ticks = event_stream! { route "/ticks" every 1ms until 3 => |i| json!(i) };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(warp_eventstream::serve(ticks).run(listener));
+
+    let large = "c".repeat(48 * 1024);
+    let body = within(
+        "stream",
+        LIMIT,
+        get(addr, "/ticks", &[("cookie", &large)]).await.body(),
+    )
+    .await;
+    assert!(body.contains("event: close\ndata: 3\n\n"), "{body}");
+    let giant = format!(
+        "GET /ticks HTTP/1.1\r\nhost: x\r\ncookie: {}\r\n\r\n",
+        "c".repeat(80 * 1024)
+    );
+    assert_eq!(raw_status(addr, giant.as_bytes()).await, 431);
+    let body = within("stream", LIMIT, get(addr, "/ticks", &[]).await.body()).await;
+    assert!(body.contains("event: close\ndata: 3\n\n"), "{body}");
+}
