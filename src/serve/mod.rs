@@ -13,6 +13,7 @@ mod write_timeout;
 use std::future::Future;
 use std::time::Duration;
 
+use futures::FutureExt;
 use hyper::body::Incoming;
 use hyper::Request;
 use hyper_util::rt::TokioIo;
@@ -297,7 +298,11 @@ where
 {
     /// Serves HTTP on `io` with the socket's write timeout, until the connection ends or the
     /// server's graceful shutdown ends it.
-    async fn serve<I>(self, io: I)
+    ///
+    /// The connection is built before the future is, so that the task holds the connection and
+    /// nothing else: an `async fn` would keep its arguments (the builder, 248 bytes, among them)
+    /// for the connection's whole life, and every idle stream would pay for them.
+    fn serve<I>(self, io: I) -> impl Future<Output = ()> + Send + 'static
     where
         I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
@@ -315,9 +320,11 @@ where
             .http
             .serve_connection_with_upgrades(io, service)
             .into_owned();
-        if let Err(error) = self.graceful.watch(connection).await {
-            tracing::debug!(%error, "connection ended with an error");
-        }
+        FutureExt::map(self.graceful.watch(connection), |ended| {
+            if let Err(error) = ended {
+                tracing::debug!(%error, "connection ended with an error");
+            }
+        })
     }
 
     /// The TLS handshake, then [`serve`](Accepted::serve) on the encrypted stream. A client
