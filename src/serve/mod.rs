@@ -2,8 +2,9 @@
 //! on each connection and on each HTTP/2 stream, a graceful shutdown that ends every stream it
 //! serves, and HTTPS with HTTP/2 (feature `tls`).
 //!
-//! One concern per file: the socket's write timeout (`write_timeout`), the HTTP/2 stream's
-//! (`stream_stall`), the certificate (`tls`); this file accepts connections and shuts down.
+//! One concern per file: the socket's write timeout and the stall HTTP/1 bodies wait out
+//! (`write_timeout`), the HTTP/2 stream's write timeout (`stream_stall`), the certificate
+//! (`tls`); this file accepts connections and shuts down.
 
 mod stream_stall;
 #[cfg(feature = "tls")]
@@ -40,6 +41,10 @@ pub const DEFAULT_GRACE: Duration = Duration::from_secs(5);
 
 /// Serves `filter` like `warp::serve`, closes connections whose writes stall for longer than
 /// their endpoint's `write_timeout` (default 30 s), and shuts down gracefully on a signal.
+///
+/// While an HTTP/1 connection's socket is full, its event stream reads nothing more of its
+/// source, so a slow client's backlog waits in the hub's ring rather than in hyper's buffer,
+/// which is capped at 64 KiB (a request head larger than that is answered `431`).
 ///
 /// ```
 /// use warp_eventstream::{event_stream, json, serve};
