@@ -109,12 +109,10 @@ impl CloseGuard {
     /// full at the last write, in which case the body reads nothing more of its source until a
     /// write gets through ([`WriteTimeout::stalled`]).
     pub(crate) fn socket_stalled(&self) -> bool {
-        self.connection.stream_clock.is_none()
-            && self
-                .connection
-                .write_timeout
-                .as_ref()
-                .is_some_and(WriteTimeout::stalled)
+        self.connection
+            .write_timeout
+            .as_ref()
+            .is_some_and(WriteTimeout::stalled)
     }
 
     /// The HTTP/2 stream's write-timeout clock, which the body keeps informed.

@@ -316,6 +316,9 @@ where
         let service = warp::service(self.filter);
         let (server, peer) = (self.shutdown, self.peer);
         let service = hyper::service::service_fn(move |mut request: Request<Incoming>| {
+            if request.version() < hyper::Version::HTTP_2 {
+                limit.serves_http1();
+            }
             request.extensions_mut().insert(limit.clone());
             request.extensions_mut().insert(server.clone());
             request.extensions_mut().insert(peer);

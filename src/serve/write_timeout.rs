@@ -30,6 +30,8 @@ pub(crate) struct WriteTimeout(Arc<Limit>);
 struct Limit {
     nanos: AtomicU64,
     fired: AtomicBool,
+    /// The connection speaks HTTP/1, whose bodies hyper polls from the connection's own task.
+    http1: AtomicBool,
     /// `FLOWING`, `STALLED` or `WAITED_ON`.
     stall: AtomicU8,
 }
@@ -59,13 +61,20 @@ impl WriteTimeout {
         self.0.fired.load(Ordering::Relaxed)
     }
 
-    /// Whether the socket is full; if so, the next write that gets through wakes the task that
-    /// drives the connection. Over HTTP/1 that task polls the body too, so a body that waits
-    /// while this says so is polled again once the socket drains (over HTTP/2 a stream's body
-    /// runs in a task of its own, and h2's flow control bounds what it queues).
+    /// Notes that the connection speaks HTTP/1 (`serve` sees each request's version).
+    pub(crate) fn serves_http1(&self) {
+        self.0.http1.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether the connection speaks HTTP/1 and its socket is full; if so, the next write that
+    /// gets through wakes the task that drives the connection. Over HTTP/1 that task polls the
+    /// body too, so a body that waits while this says so is polled again once the socket
+    /// drains. Always `false` over HTTP/2, where a stream's body runs in a task of its own (and
+    /// h2's flow control bounds what it queues).
     pub(crate) fn stalled(&self) -> bool {
         let stall = &self.0.stall;
-        stall.load(Ordering::Relaxed) != FLOWING
+        self.0.http1.load(Ordering::Relaxed)
+            && stall.load(Ordering::Relaxed) != FLOWING
             && stall
                 .compare_exchange(STALLED, WAITED_ON, Ordering::Relaxed, Ordering::Relaxed)
                 .map_or_else(|now| now == WAITED_ON, |_| true)
