@@ -277,7 +277,7 @@ where
         if this.guard.socket_stalled() {
             // The client reads slower than the source writes: what it has not taken waits in
             // the source (a hub's ring holds it once for every subscriber), not copied into
-            // hyper's buffer, which would take 400 KiB of it. The write that gets through
+            // hyper's buffer, which would take up to 64 KiB of it. The write that gets through
             // polls the body again; the write timeout ends a stall that lasts.
             return Poll::Pending;
         }

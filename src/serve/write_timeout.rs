@@ -5,9 +5,9 @@
 //! lives on the socket: a write that makes no progress for the endpoint's `write_timeout` fails,
 //! hyper drops the connection, and the stream's `on_close` runs.
 //!
-//! hyper's buffer would take up to about 400 KiB of a stalled HTTP/1 connection's frames before
-//! it stopped asking the body for more: frames the hub's ring already holds once for every
-//! subscriber. So an event stream's body asks [`WriteTimeout::stalled`] before it reads its
+//! hyper's buffer would take up to its limit (64 KiB under `serve`, about 400 KiB by default) of
+//! a stalled HTTP/1 connection's frames before it stopped asking the body for more: frames the
+//! hub's ring already holds once for every subscriber. So an event stream's body asks [`WriteTimeout::stalled`] before it reads its
 //! source, and waits while the socket is full; the write that gets through wakes it.
 
 use std::future::Future;
