@@ -99,7 +99,8 @@ impl<T> TimedIo<T> {
     }
 
     /// The inner write made progress (or failed): the stall, if any, is over, and a body that
-    /// waited it out is polled again.
+    /// waited it out is polled again. (hyper's dispatcher also polls the body again after a
+    /// flush that completes; the wake keeps the body from depending on that.)
     fn progressed<R>(&mut self, cx: &mut Context<'_>, result: R) -> Poll<R> {
         self.stalled = None;
         let stall = &self.limit.0.stall;

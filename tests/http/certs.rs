@@ -45,10 +45,33 @@ impl TestCert {
         self.try_connect(addr, alpn).await.expect("TLS handshake")
     }
 
+    /// A TLS client like [`connect`](TestCert::connect)'s, over a socket whose receive buffer
+    /// is about `recv_buffer` bytes, so a test that stops reading stalls the server soon.
+    pub async fn connect_with_small_window(
+        &self,
+        addr: SocketAddr,
+        alpn: &[&[u8]],
+        recv_buffer: u32,
+    ) -> TlsStream<TcpStream> {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.set_recv_buffer_size(recv_buffer).unwrap();
+        let socket = socket.connect(addr).await.expect("server accepts");
+        self.handshake(socket, alpn).await.expect("TLS handshake")
+    }
+
     /// Like [`connect`](TestCert::connect), with the handshake's error.
     pub async fn try_connect(
         &self,
         addr: SocketAddr,
+        alpn: &[&[u8]],
+    ) -> std::io::Result<TlsStream<TcpStream>> {
+        let socket = TcpStream::connect(addr).await.expect("server accepts");
+        self.handshake(socket, alpn).await
+    }
+
+    async fn handshake(
+        &self,
+        socket: TcpStream,
         alpn: &[&[u8]],
     ) -> std::io::Result<TlsStream<TcpStream>> {
         let mut roots = RootCertStore::empty();
@@ -60,7 +83,6 @@ impl TestCert {
             .with_root_certificates(roots)
             .with_no_client_auth();
         config.alpn_protocols = alpn.iter().map(|protocol| protocol.to_vec()).collect();
-        let socket = TcpStream::connect(addr).await.expect("server accepts");
         TlsConnector::from(Arc::new(config))
             .connect(ServerName::try_from("127.0.0.1").unwrap(), socket)
             .await

@@ -9,7 +9,7 @@ use futures::StreamExt;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use warp::http::StatusCode;
-use warp_eventstream::{event_stream, serve, Tls, TlsError};
+use warp_eventstream::{event_stream, serve, Hub, Tls, TlsError};
 
 use crate::certs::TestCert;
 use crate::h2_client::{connect, events};
@@ -204,4 +204,103 @@ async fn plain_http_and_stalled_handshakes_are_dropped_and_leave_nothing_behind(
         }
     })
     .await;
+}
+
+/// Over HTTPS and HTTP/1, a client that stops reading and then reads again gets every event, in
+/// order: the stream waits while the socket is full, and the write that gets through rustls
+/// afterwards wakes it. Keep-alive is off, so no tick would cover for a lost wake.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_https_client_that_reads_again_gets_every_event() {
+    const SENT: u64 = 1_000;
+    let cert = TestCert::localhost();
+    let hub: Hub<String> = Hub::new();
+    let (closed_tx, mut closed) = tokio::sync::mpsc::unbounded_channel();
+    let routes = {
+        let (hub, stalled_closed) = (hub.clone(), closed_tx.clone());
+        let stalled = event_stream! {
+            route "/stalled"
+            from hub(hub.clone(), "t")
+            buffer 2000
+            keep_alive off
+            write_timeout 300ms
+            on_close |n| { stalled_closed.send(("stalled", n)).unwrap(); }
+        };
+        let slow = event_stream! {
+            route "/slow"
+            from hub(hub, "t")
+            buffer 2000
+            keep_alive off
+            write_timeout 30s
+            on_close |n| { closed_tx.send(("slow", n)).unwrap(); }
+        };
+        warp::Filter::or(stalled, slow)
+    };
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    // Accepted sockets take the listener's small send buffer: the 1 MB below fills them.
+    socket.set_send_buffer_size(4096).unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let listener = socket.listen(16).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let tls = Tls::from_pem(&cert.cert_pem, &cert.key_pem).unwrap();
+    tokio::spawn(serve(routes).tls(tls).run(listener));
+
+    // HTTP/1.0, so that the body is the event stream itself, not chunked. Each client reads
+    // its response head and the position frame (the stream is subscribed by then), then stops.
+    let mut clients = Vec::new();
+    for path in ["/stalled", "/slow"] {
+        let mut client = cert
+            .connect_with_small_window(addr, &[b"http/1.1"], 4096)
+            .await;
+        let request = format!("GET {path} HTTP/1.0\r\nhost: localhost\r\n\r\n");
+        client.write_all(request.as_bytes()).await.unwrap();
+        let mut received = Vec::new();
+        within("the response head and the position frame", async {
+            while !received.ends_with(b"\r\n\r\nid: 0\n\n") {
+                let mut buf = [0u8; 1024];
+                let n = client.read(&mut buf).await.unwrap();
+                assert!(n > 0, "closed early");
+                received.extend_from_slice(&buf[..n]);
+            }
+        })
+        .await;
+        let received = String::from_utf8_lossy(&received);
+        assert!(received.starts_with("HTTP/1.0 200 OK\r\n"), "{received}");
+        clients.push(client);
+    }
+    let payload = "x".repeat(1000);
+    for _ in 0..SENT {
+        hub.publish("t", payload.clone()).await.unwrap();
+    }
+
+    // The write timeout closes the stalled connection: its socket stayed full for 300 ms.
+    let (which, _) = within("the stalled stream's close", async {
+        closed.recv().await.unwrap()
+    })
+    .await;
+    assert_eq!(which, "stalled");
+
+    // The slow client's socket filled the same way; now it reads, and gets everything.
+    let mut slow = clients.pop().unwrap();
+    let mut body = Vec::new();
+    let last = format!("id: {SENT}\n");
+    within("every event, once the client reads again", async {
+        while !(body.windows(last.len()).any(|w| w == last.as_bytes()) && body.ends_with(b"\n\n")) {
+            let mut buf = [0u8; 16 * 1024];
+            let n = slow.read(&mut buf).await.unwrap();
+            assert!(n > 0, "closed early");
+            body.extend_from_slice(&buf[..n]);
+        }
+    })
+    .await;
+    let events = crate::checks::event_source::parse(&body);
+    let ids: Vec<String> = events.iter().map(|event| event.id.clone()).collect();
+    let expected: Vec<String> = (1..=SENT).map(|id| id.to_string()).collect();
+    assert_eq!(ids, expected);
+    assert!(events.iter().all(|event| event.event == "message"));
+    drop(slow);
+    let (which, handed_out) = within("the slow stream's close", async {
+        closed.recv().await.unwrap()
+    })
+    .await;
+    assert_eq!((which, handed_out), ("slow", SENT));
 }
