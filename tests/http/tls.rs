@@ -40,6 +40,26 @@ async fn read_to_close(socket: &mut TcpStream) -> Vec<u8> {
     received
 }
 
+/// Reads from `stream` until what it received says `done`; what it received. Fails the test
+/// with `what` if the server closes first or takes longer than [`LIMIT`].
+async fn read_until(
+    what: &str,
+    stream: &mut (impl AsyncReadExt + Unpin),
+    done: impl Fn(&[u8]) -> bool,
+) -> Vec<u8> {
+    let mut received = Vec::new();
+    within(what, async {
+        while !done(&received) {
+            let mut buf = [0u8; 16 * 1024];
+            let n = stream.read(&mut buf).await.unwrap();
+            assert!(n > 0, "{what}: closed early");
+            received.extend_from_slice(&buf[..n]);
+        }
+    })
+    .await;
+    received
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn https_speaks_http2_or_http1_as_alpn_chooses() {
     let cert = TestCert::localhost();
@@ -60,14 +80,8 @@ async fn https_speaks_http2_or_http1_as_alpn_chooses() {
         tls.write_all(b"GET /ticks HTTP/1.1\r\nhost: localhost\r\n\r\n")
             .await
             .unwrap();
-        let mut head = Vec::new();
-        within("the HTTP/1.1 response over TLS", async {
-            while !head.windows(7).any(|w| w == b"data: 1") {
-                let mut buf = [0u8; 1024];
-                let n = tls.read(&mut buf).await.unwrap();
-                assert!(n > 0, "closed early");
-                head.extend_from_slice(&buf[..n]);
-            }
+        let head = read_until("the HTTP/1.1 response over TLS", &mut tls, |head| {
+            head.windows(7).any(|w| w == b"data: 1")
         })
         .await;
         let head = String::from_utf8_lossy(&head);
@@ -253,14 +267,8 @@ async fn a_stalled_https_client_that_reads_again_gets_every_event() {
             .await;
         let request = format!("GET {path} HTTP/1.0\r\nhost: localhost\r\n\r\n");
         client.write_all(request.as_bytes()).await.unwrap();
-        let mut received = Vec::new();
-        within("the response head and the position frame", async {
-            while !received.ends_with(b"\r\n\r\nid: 0\n\n") {
-                let mut buf = [0u8; 1024];
-                let n = client.read(&mut buf).await.unwrap();
-                assert!(n > 0, "closed early");
-                received.extend_from_slice(&buf[..n]);
-            }
+        let received = read_until("the head and the position frame", &mut client, |received| {
+            received.ends_with(b"\r\n\r\nid: 0\n\n")
         })
         .await;
         let received = String::from_utf8_lossy(&received);
@@ -281,16 +289,12 @@ async fn a_stalled_https_client_that_reads_again_gets_every_event() {
 
     // The slow client's socket filled the same way; now it reads, and gets everything.
     let mut slow = clients.pop().unwrap();
-    let mut body = Vec::new();
     let last = format!("id: {SENT}\n");
-    within("every event, once the client reads again", async {
-        while !(body.windows(last.len()).any(|w| w == last.as_bytes()) && body.ends_with(b"\n\n")) {
-            let mut buf = [0u8; 16 * 1024];
-            let n = slow.read(&mut buf).await.unwrap();
-            assert!(n > 0, "closed early");
-            body.extend_from_slice(&buf[..n]);
-        }
-    })
+    let body = read_until(
+        "every event, once the client reads again",
+        &mut slow,
+        |body| body.windows(last.len()).any(|w| w == last.as_bytes()) && body.ends_with(b"\n\n"),
+    )
     .await;
     let events = crate::checks::event_source::parse(&body);
     let ids: Vec<String> = events.iter().map(|event| event.id.clone()).collect();
