@@ -9,10 +9,10 @@
 //! server's time), and the ring needs no per-receiver state but a position.
 //!
 //! The ring is a queue of blocks of `BLOCK` write-once slots (`super::block`), which hold the
-//! frames' bytes too. A frame is written to its slot and then published by advancing `end`; a receiver holds the block it reads and
-//! reads what is written without a lock. Locks are taken once per block only (a sender adding
-//! one, a receiver moving to the next), so a receiver preempted in the middle of a copy never
-//! holds up a publisher.
+//! frames' bytes too. A frame is written to its slot and then published by advancing `end`; a
+//! receiver holds the block it reads and reads what is written without a lock. Locks are taken
+//! once per block only (a sender adding one, a receiver moving to the next), so a receiver
+//! preempted in the middle of a copy never holds up a publisher.
 
 use std::collections::VecDeque;
 use std::mem::MaybeUninit;

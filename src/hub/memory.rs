@@ -6,10 +6,10 @@ use std::sync::{Arc, Mutex};
 
 use super::fanout::Fanout;
 use super::transport::{
-    send_framed, Outgoing, ResetFrom, Subscription, Transport, TransportError, TransportFuture,
+    Outgoing, ResetFrom, Subscription, Transport, TransportError, TransportFuture,
 };
 use super::{EventId, PublishError};
-use crate::frame::{EventHeader, Payload};
+use crate::frame::{encoded_len, write_events, EventHeader, Payload};
 
 /// How many frames a subscriber may be behind before the fan-out's ring drops them for it; the
 /// endpoint's `buffer` is the tighter, per-connection bound.
@@ -61,19 +61,19 @@ struct Topic {
 }
 
 impl Topic {
-    /// Sends the topic's next event (`header`, `payload`) into its ring, framed with its id;
-    /// returns the id.
+    /// Sends the topic's next event (`header`, `payload`) into its ring, framed with its id in
+    /// place; returns the id.
     #[inline]
     fn send(&mut self, header: &EventHeader, payload: Payload<'_>) -> EventId {
         self.head += 1;
         self.head_digits.count();
         let id = EventId::seq(self.head);
-        send_framed(
-            header,
-            payload,
-            (id, self.head_digits.text()),
-            &mut self.fanout,
-        );
+        let (headers, digits) = (std::slice::from_ref(header), Some(self.head_digits.text()));
+        let len = encoded_len(headers, digits, payload);
+        self.fanout.send_mut(id, len, |mut out| {
+            write_events(&mut out, headers, digits, payload);
+            debug_assert!(out.is_empty(), "`encoded_len` counts every byte written");
+        });
         id
     }
 }
@@ -198,6 +198,7 @@ impl MemoryTransport {
     /// Publishes a `message` event whose data is `json` (serialised, one line): what
     /// [`Hub::publish`](super::Hub::publish) calls directly, without a future or a copy of the
     /// JSON.
+    ///
     /// Returns the id's number: a `u64` comes back in a register, where an `EventId` is
     /// written to memory and read back in pieces (a stall of the store buffer per piece).
     #[inline]

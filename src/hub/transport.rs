@@ -11,12 +11,9 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 
 use super::event_id::MAX_LEN;
-use super::fanout::Fanout;
 use super::{EventId, PublishError};
 use crate::event::{Event, EventData};
-use crate::frame::{
-    check_event_name, encode_events, encoded_len, write_events, EventHeader, Payload,
-};
+use crate::frame::{check_event_name, encode_events, EventHeader, Payload};
 
 /// Where a hub's events travel and are kept for replay.
 ///
@@ -399,7 +396,7 @@ impl Outgoing {
         encode_events(std::slice::from_ref(&self.header), Some(id), self.payload())
     }
 
-    /// The event's `event:` line and data, which [`send_framed`] frames.
+    /// The event's `event:` line and data, which the in-process transport frames in its ring.
     pub(crate) fn parts(&self) -> (&EventHeader, Payload<'_>) {
         (&self.header, self.payload())
     }
@@ -435,24 +432,4 @@ impl Outgoing {
             OutgoingData::Text(text) => Payload::Text(text),
         }
     }
-}
-
-/// Sends the frame of an event (`header`, `payload`) with `id` (an id and its text) into
-/// `fanout`, written in place in its ring.
-#[inline]
-pub(crate) fn send_framed(
-    header: &EventHeader,
-    payload: Payload<'_>,
-    (id, digits): (EventId, &[u8]),
-    fanout: &mut Fanout,
-) {
-    let headers = std::slice::from_ref(header);
-    fanout.send_mut(
-        id,
-        encoded_len(headers, Some(digits), payload),
-        |mut out| {
-            write_events(&mut out, headers, Some(digits), payload);
-            debug_assert!(out.is_empty(), "`encoded_len` counts every byte written");
-        },
-    );
 }
