@@ -9,6 +9,7 @@ use tokio::net::TcpListener;
 use warp_eventstream::{event_stream, serve, Hub};
 
 use crate::client::{get, get_with_small_window};
+use crate::server::listener_with_send_buffer;
 use crate::support::{rss_bytes, serial, within, Counter};
 
 const STALLED: usize = 10;
@@ -131,12 +132,8 @@ async fn a_stalled_connection_holds_a_socket_of_frames_and_resumes_where_it_stop
         };
         warp::Filter::or(stalled, others)
     };
-    let socket = tokio::net::TcpSocket::new_v4().unwrap();
-    // Accepted sockets take the listener's send buffer: a small one, so that what the kernel
-    // holds is small beside what the test counts.
-    socket.set_send_buffer_size(4096).unwrap();
-    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
-    let listener = socket.listen(16).unwrap();
+    // A small send buffer, so that what the kernel holds is small beside what the test counts.
+    let listener = listener_with_send_buffer(4096);
     let addr = listener.local_addr().unwrap();
     tokio::spawn(serve(feed).run(listener));
 

@@ -6,6 +6,16 @@ use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use warp::{Filter, Rejection, Reply};
 
+/// An ephemeral loopback listener whose accepted sockets take a send buffer of about
+/// `send_buffer` bytes, so that a client that stops reading stalls the server's writes soon.
+#[allow(dead_code)] // used by the stall tests of tests/faults and tests/http/tls.rs
+pub fn listener_with_send_buffer(send_buffer: u32) -> TcpListener {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_send_buffer_size(send_buffer).unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    socket.listen(16).unwrap()
+}
+
 /// Serves `filter` on an ephemeral loopback port on the current runtime.
 pub async fn serve<F, R>(filter: F) -> SocketAddr
 where

@@ -13,6 +13,7 @@ use warp_eventstream::{event_stream, serve, Hub, Tls, TlsError};
 
 use crate::certs::TestCert;
 use crate::h2_client::{connect, events};
+use crate::server::listener_with_send_buffer;
 
 const LIMIT: Duration = Duration::from_secs(10);
 
@@ -249,11 +250,8 @@ async fn a_stalled_https_client_that_reads_again_gets_every_event() {
         };
         warp::Filter::or(stalled, slow)
     };
-    let socket = tokio::net::TcpSocket::new_v4().unwrap();
-    // Accepted sockets take the listener's small send buffer: the 1 MB below fills them.
-    socket.set_send_buffer_size(4096).unwrap();
-    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
-    let listener = socket.listen(16).unwrap();
+    // A small send buffer: the 1 MB below fills it.
+    let listener = listener_with_send_buffer(4096);
     let addr = listener.local_addr().unwrap();
     let tls = Tls::from_pem(&cert.cert_pem, &cert.key_pem).unwrap();
     tokio::spawn(serve(routes).tls(tls).run(listener));
